@@ -1,0 +1,1 @@
+"""The catalog: tools IT has reviewed, departments, and the grants between them."""

@@ -1,0 +1,25 @@
+"""Serve the sandbox vendors: ``python -m connectors.sandbox --port 9001``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from werkzeug.serving import run_simple
+
+from connectors.sandbox import create_sandbox_app
+
+DEFAULT_KEYS = {"mailchimp": "SANDBOX_MAILCHIMP_KEY"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9001)
+    args = parser.parse_args()
+    keys = {vendor: os.environ[variable] for vendor, variable in DEFAULT_KEYS.items()}
+    run_simple(args.host, args.port, create_sandbox_app(keys), threaded=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""The app factory: a Flask app assembled from small ``init_app`` steps."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from gateway import errors, health, metrics, proxy, request_id, snapshots, vault
+from gateway.config import Config
+from gateway.db import db
+from gateway.oauth import server as oauth_server
+
+
+def create_app(config: Config | None = None) -> Flask:
+    config = config or Config.from_env()
+    logging.basicConfig(level=config.log_level)
+    app = Flask(__name__, instance_path=str(config.instance_path))
+    app.config.update(SECRET_KEY=config.secret_key, MAX_CONTENT_LENGTH=config.max_body_bytes)
+    app.extensions["gatehouse.config"] = config
+    request_id.init_app(app)
+    errors.init_app(app)
+    db.init_app(app)
+    vault.init_app(app)
+    snapshots.init_app(app)
+    oauth_server.init_app(app)
+    proxy.init_app(app)
+    health.init_app(app)
+    metrics.init_app(app)
+    return app

@@ -1,0 +1,1 @@
+"""The exchange log: every call through the proxy, recorded before it is forwarded."""

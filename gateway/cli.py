@@ -1,0 +1,184 @@
+"""The ``gatehouse`` command: serve, migrate, apply the catalog, register apps, export the log.
+
+Each command runs inside an app context, opens the request-style session, and
+commits once at the end; services below never commit.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import yaml
+from flask import current_app
+from flask.cli import AppGroup, ScriptInfo
+from sqlalchemy import select
+
+from catalog.models import Department
+from gateway.app import create_app
+from gateway.audit.export import record_as_dict
+from gateway.audit.log import iter_records
+from gateway.config import ConfigError
+from gateway.db import db
+from gateway.declarative import CatalogError, apply_document, export_document
+from gateway.demo import run_demo
+from gateway.migrate import upgrade
+from gateway.oauth.clients import KNOWN_SCOPES, ClientError, register_client
+from gateway.server import serve_with_gunicorn
+from gateway.vault import vault_of
+
+
+def _create_app_or_explain():
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=AppGroup)
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Gatehouse: the IT-run gateway between marketing apps and SaaS tools.
+
+    Configuration comes from GATEHOUSE_* environment variables (see README).
+    """
+    ctx.obj = ScriptInfo(
+        create_app=_create_app_or_explain, set_debug_flag=False, load_dotenv_defaults=False
+    )
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="Worker processes.")
+@click.option("--threads", default=8, show_default=True, type=int, help="Threads per worker.")
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the gateway with gunicorn."""
+    serve_with_gunicorn(host, port, workers, threads)
+
+
+@cli.group("db", cls=AppGroup)
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Migrate the database to the latest schema (or REVISION)."""
+    upgrade(db.of(current_app).engine, revision)
+    click.echo(f"database at {revision}")
+
+
+@cli.command("apply")
+@click.argument("file", type=click.File("r"))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def apply_command(file, as_json: bool) -> None:
+    """Create or update departments, tools, grants and clients from a YAML FILE ('-' for stdin).
+
+    Applying the same file twice changes nothing; nothing absent from it is deleted.
+    New clients' secrets are printed once.
+    """
+    try:
+        document = yaml.safe_load(file)
+    except yaml.YAMLError as exc:
+        raise click.ClickException(f"{file.name} is not valid YAML: {exc}") from exc
+    try:
+        report = apply_document(db.session, document, vault_of(current_app))
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "changes": report.changes,
+                    "new_clients": [vars(client) for client in report.new_clients],
+                },
+                indent=2,
+            )
+        )
+        return
+    for change in report.changes or ["no changes"]:
+        click.echo(change)
+    for client in report.new_clients:
+        click.echo(f"\nclient {client.name}: id {client.client_id} secret {client.client_secret}")
+        click.echo("  (the secret is shown only now; it is stored hashed)")
+
+
+@cli.command("export")
+@click.option("--output", "-o", type=click.File("w"), default="-", help="File to write.")
+def export_command(output) -> None:
+    """Write the catalog as YAML in the format `apply` reads (never any secret)."""
+    yaml.safe_dump(export_document(db.session), output, sort_keys=False)
+
+
+@cli.group("clients", cls=AppGroup)
+def clients_group() -> None:
+    """Apps that call tools through the proxy."""
+
+
+@clients_group.command("create")
+@click.option("--name", required=True, help="A unique name for the app.")
+@click.option("--department", required=True, help="Slug of the department that owns it.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    default=["proxy"],
+    show_default=True,
+    type=click.Choice(sorted(KNOWN_SCOPES)),
+)
+@click.option("--json", "as_json", is_flag=True)
+def clients_create(name: str, department: str, scopes: tuple[str, ...], as_json: bool) -> None:
+    """Register an app and print its client id and secret (shown only once)."""
+    owner = db.session.scalar(select(Department).where(Department.slug == department))
+    if owner is None:
+        raise click.ClickException(f"no department {department!r}; declare it with `apply`")
+    try:
+        client, secret = register_client(db.session, name, owner, list(scopes))
+    except ClientError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    if as_json:
+        click.echo(json.dumps({"client_id": client.client_id, "client_secret": secret}))
+    else:
+        click.echo(f"client_id:     {client.client_id}\nclient_secret: {secret}")
+        click.echo("The secret is shown only now; it is stored hashed.")
+
+
+@cli.group("audit", cls=AppGroup)
+def audit_group() -> None:
+    """The exchange log."""
+
+
+@audit_group.command("export")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines, one record a line.")
+def audit_export(as_json: bool) -> None:
+    """Print every exchange record in sequence order."""
+    for record in iter_records(db.session):
+        row = record_as_dict(record)
+        if as_json:
+            sys.stdout.write(json.dumps(row) + "\n")
+        else:
+            status = row["status"] or "-"
+            click.echo(
+                f"{row['seq']:>8} {row['started_at']} {row['decision']:<6} {status:>3} "
+                f"{row['method']:<6} {row['path']} client={row['client_id']} "
+                f"outcome={row['outcome']}"
+            )
+
+
+@cli.command("demo")
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--sandbox-port", default=9001, show_default=True, type=int)
+def demo(port: int, sandbox_port: int) -> None:
+    """Migrate, seed the demo catalog and serve it beside a sandbox vendor.
+
+    Runs only in demo mode (GATEHOUSE_DEMO=1), as `make run` sets.
+    """
+    if not current_app.extensions["gatehouse.config"].demo:
+        raise click.ClickException("the demo runs only with GATEHOUSE_DEMO=1 (as `make run` sets)")
+    run_demo(Path(current_app.instance_path), port, sandbox_port)

@@ -1,0 +1,156 @@
+"""Configuration read from ``GATEHOUSE_*`` environment variables.
+
+Every setting has one place here, with its default and its validation, so that a
+typo in a deployment fails at start-up with a message naming the variable rather
+than somewhere on the hot path. Secrets have no default outside demo mode; in demo
+mode they are generated once and kept under the instance folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+PREFIX = "GATEHOUSE_"
+SECRET_NAMES = ("SECRET_KEY", "ENCRYPTION_KEYS", "SUBJECT_PEPPER")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str
+    secret_key: str
+    encryption_keys: tuple[str, ...]
+    subject_pepper: str
+    instance_path: Path = Path("instance")
+    redis_url: str | None = None
+    demo: bool = False
+    issuer: str = "http://127.0.0.1:8080"
+    token_ttl_seconds: int = 600
+    upstream_connect_timeout: float = 3.05
+    upstream_read_timeout: float = 30.0
+    upstream_pool_size: int = 20
+    max_body_bytes: int = 1_048_576
+    snapshot_max_age: float = 1.0
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Config:
+        env = _Env(os.environ if environ is None else environ)
+        instance_path = Path(env.text("INSTANCE_PATH", "instance")).resolve()
+        demo = env.flag("DEMO", False)
+        secret_values = _demo_secrets(instance_path, env) if demo else env.secrets()
+        return cls(
+            database_url=env.text("DATABASE_URL", f"sqlite:///{instance_path / 'gatehouse.db'}"),
+            secret_key=secret_values["SECRET_KEY"],
+            encryption_keys=_parse_encryption_keys(secret_values["ENCRYPTION_KEYS"]),
+            subject_pepper=secret_values["SUBJECT_PEPPER"],
+            instance_path=instance_path,
+            redis_url=env.text("REDIS_URL", "") or None,
+            demo=demo,
+            issuer=env.text("ISSUER", cls.issuer),
+            token_ttl_seconds=env.integer("TOKEN_TTL", cls.token_ttl_seconds, low=30, high=86400),
+            upstream_connect_timeout=env.number(
+                "UPSTREAM_CONNECT_TIMEOUT", cls.upstream_connect_timeout
+            ),
+            upstream_read_timeout=env.number("UPSTREAM_READ_TIMEOUT", cls.upstream_read_timeout),
+            upstream_pool_size=env.integer("UPSTREAM_POOL_SIZE", cls.upstream_pool_size, low=1),
+            max_body_bytes=env.integer("MAX_BODY_BYTES", cls.max_body_bytes, low=1024),
+            snapshot_max_age=env.number("SNAPSHOT_MAX_AGE", cls.snapshot_max_age, low=0),
+            log_level=env.text("LOG_LEVEL", cls.log_level).upper(),
+        )
+
+    def with_overrides(self, **changes) -> Config:
+        return replace(self, **changes)
+
+
+def generate_secrets() -> dict[str, str]:
+    """Fresh values for every secret, as a deployment would set them."""
+    return {
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "SUBJECT_PEPPER": secrets.token_urlsafe(32),
+    }
+
+
+def _parse_encryption_keys(value: str) -> tuple[str, ...]:
+    keys = tuple(key.strip() for key in value.split(",") if key.strip())
+    if not keys:
+        raise ConfigError(f"{PREFIX}ENCRYPTION_KEYS holds no key")
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{PREFIX}ENCRYPTION_KEYS: key {position} is not a Fernet key "
+                "(32 url-safe base64-encoded bytes)"
+            ) from exc
+    return keys
+
+
+def _demo_secrets(instance_path: Path, env: _Env) -> dict[str, str]:
+    """Secrets for demo mode: those set in the environment, else generated once."""
+    path = instance_path / "demo-secrets.json"
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    if not all(name in stored for name in SECRET_NAMES):
+        stored = {**generate_secrets(), **stored}
+        instance_path.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(stored, indent=2))
+        path.chmod(0o600)
+    return {name: env.text(name, "") or stored[name] for name in SECRET_NAMES}
+
+
+class _Env:
+    """Typed reads of prefixed environment variables with clear errors."""
+
+    def __init__(self, environ):
+        self.environ = environ
+
+    def text(self, name: str, default: str) -> str:
+        return self.environ.get(PREFIX + name, default)
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.environ.get(PREFIX + name)
+        if raw is None or raw == "":
+            return default
+        if raw.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if raw.lower() in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"{PREFIX}{name} must be true or false, not {raw!r}")
+
+    def integer(self, name: str, default: int, low: int = 0, high: int | None = None) -> int:
+        return int(self._bounded(name, default, int, low, high))
+
+    def number(self, name: str, default: float, low: float = 0.001) -> float:
+        return float(self._bounded(name, default, float, low, None))
+
+    def _bounded(self, name, default, kind, low, high):
+        raw = self.environ.get(PREFIX + name)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = kind(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{PREFIX}{name} must be a {kind.__name__}, not {raw!r}") from exc
+        if value < low or (high is not None and value > high):
+            bounds = f"at least {low}" if high is None else f"between {low} and {high}"
+            raise ConfigError(f"{PREFIX}{name} must be {bounds}, not {raw}")
+        return value
+
+    def secrets(self) -> dict[str, str]:
+        missing = [PREFIX + name for name in SECRET_NAMES if not self.environ.get(PREFIX + name)]
+        if missing:
+            raise ConfigError(
+                f"{', '.join(missing)} not set: secrets have no default outside demo mode "
+                f"(set {PREFIX}DEMO=1 for a local demo, or see README)"
+            )
+        return {name: self.environ[PREFIX + name] for name in SECRET_NAMES}

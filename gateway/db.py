@@ -1,0 +1,160 @@
+"""The database: declarative base, engine, one session per request, change versions.
+
+Services receive a session and never commit; the view or CLI command that owns the
+unit of work commits once. Models that feed an in-memory snapshot name it in
+``__snapshot__``; any flush that changes them bumps that snapshot's row in
+``state_versions``, which is how every instance learns that it must rebuild.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import Flask, current_app, g
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Enum,
+    Integer,
+    MetaData,
+    String,
+    create_engine,
+    event,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: A 64-bit key that SQLite still treats as its auto-incrementing rowid.
+BigIntKey = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given where UTC is required")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def enum_by_value(enum_class: type[enum.Enum]) -> Enum:
+    """A string column holding the enum's values (not its member names)."""
+    return Enum(
+        enum_class,
+        values_callable=lambda members: [member.value for member in members],
+        native_enum=False,
+        validate_strings=True,
+        length=20,
+    )
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class StateVersion(Base):
+    """A counter per in-memory snapshot; bumped by every change to its models."""
+
+    __tablename__ = "state_versions"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_snapshot_versions(session: Session, flush_context, instances) -> None:
+    changed = [*session.new, *session.deleted]
+    changed += [obj for obj in session.dirty if session.is_modified(obj)]
+    names = {getattr(obj, "__snapshot__", None) for obj in changed} - {None}
+    for name in sorted(names):
+        statement = update(StateVersion).where(StateVersion.name == name)
+        result = session.connection().execute(statement.values(version=StateVersion.version + 1))
+        if result.rowcount != 1:
+            raise RuntimeError(f"state_versions has no row {name!r}: run `gatehouse db upgrade`")
+
+
+def read_versions(session: Session) -> dict[str, int]:
+    rows = session.execute(select(StateVersion.name, StateVersion.version))
+    return {name: version for name, version in rows}
+
+
+def make_engine(url: str, pool_size: int = 10) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 15})
+        event.listen(engine, "connect", _tune_sqlite)
+        return engine
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def _tune_sqlite(dbapi_connection, connection_record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One app's engine and session factory."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
+class Database:
+    """Flask extension: each app's engine and session factory, and the request's session."""
+
+    def init_app(self, app: Flask) -> None:
+        config = app.extensions["gatehouse.config"]
+        if config.database_url.startswith("sqlite:///"):
+            config.instance_path.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(config.database_url)
+        app.extensions["gatehouse.db"] = Connection(
+            engine, sessionmaker(engine, expire_on_commit=False)
+        )
+        app.teardown_appcontext(self._close_session)
+
+    @staticmethod
+    def of(app: Flask) -> Connection:
+        return app.extensions["gatehouse.db"]
+
+    @property
+    def session(self) -> Session:
+        """The session of the current request or CLI command, opened on first use."""
+        if "db_session" not in g:
+            g.db_session = self.of(current_app).sessions()
+        return g.db_session
+
+    def _close_session(self, exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+
+db = Database()

@@ -1,0 +1,271 @@
+"""The declarative catalog: ``gatehouse apply FILE`` and ``gatehouse export``.
+
+A YAML document names departments, tools, grants and clients; applying it creates
+or updates each so that the database matches, and applying the same document again
+changes nothing. Nothing absent from the document is deleted. Vendor credentials are
+given as ``from-env:NAME`` (read from the environment at apply time) and are stored
+encrypted; export writes those references back, never a secret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+import jsonschema
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from catalog.models import Department, Grant, GrantMode, Tool, ToolStatus, TransferBasis
+from connectors.registry import SpecError, load_spec
+from gateway.oauth.clients import ClientError, register_client
+from gateway.oauth.models import Client
+from gateway.vault import Vault
+
+SCHEMA_PATH = Path(__file__).with_name("declarative.schema.json")
+FROM_ENV = "from-env:"
+
+
+class CatalogError(ValueError):
+    """The document cannot be applied; the message says where and why."""
+
+
+@dataclass
+class NewClient:
+    name: str
+    client_id: str
+    client_secret: str
+
+
+@dataclass
+class ApplyReport:
+    changes: list[str] = field(default_factory=list)
+    new_clients: list[NewClient] = field(default_factory=list)
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+
+
+def validate_document(document: object) -> dict:
+    """The document with dates as ISO strings, or :class:`CatalogError` listing each problem."""
+    document = _dates_as_text(document if document is not None else {})
+    errors = sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"  {_pointer(e.absolute_path)}: {e.message}" for e in errors]
+        raise CatalogError("the catalog file is not valid:\n" + "\n".join(lines))
+    return document
+
+
+def apply_document(
+    session: Session, document: object, vault: Vault, environ: Mapping[str, str] = os.environ
+) -> ApplyReport:
+    document = validate_document(document)
+    applier = _Applier(session, vault, environ)
+    for entry in document.get("departments", []):
+        applier.department(entry["slug"], entry.get("name"))
+    for position, entry in enumerate(document.get("tools", [])):
+        applier.tool(entry, f"/tools/{position}")
+    for position, entry in enumerate(document.get("grants", [])):
+        applier.grant(entry, f"/grants/{position}")
+    for position, entry in enumerate(document.get("clients", [])):
+        applier.client(entry, f"/clients/{position}")
+    session.flush()
+    return applier.report
+
+
+def export_document(session: Session) -> dict:
+    departments = session.scalars(select(Department).order_by(Department.slug)).all()
+    tools = session.scalars(select(Tool).order_by(Tool.slug)).all()
+    grants = session.scalars(select(Grant).order_by(Grant.id)).all()
+    clients = session.scalars(select(Client).order_by(Client.name)).all()
+    return {
+        "departments": [{"slug": d.slug, "name": d.name} for d in departments],
+        "tools": [_export_tool(tool) for tool in tools],
+        "grants": [_export_grant(grant) for grant in grants],
+        "clients": [
+            {"name": c.name, "department": c.department.slug, "scopes": c.scopes.split()}
+            for c in clients
+        ],
+    }
+
+
+def _export_tool(tool: Tool) -> dict:
+    entry = {
+        "slug": tool.slug,
+        "name": tool.name,
+        "connector": tool.connector,
+        "base_url": tool.base_url,
+        "status": tool.status.value,
+        "country": tool.country,
+        "transfer_basis": tool.transfer_basis.value if tool.transfer_basis else None,
+        "review_due": tool.review_due.isoformat() if tool.review_due else None,
+        "credentials": dict(tool.credential_sources) or None,
+    }
+    return {key: value for key, value in entry.items() if value is not None}
+
+
+def _export_grant(grant: Grant) -> dict:
+    entry = {
+        "department": grant.department.slug,
+        "tool": grant.tool.slug,
+        "purposes": list(grant.purposes),
+        "data_categories": list(grant.data_categories),
+        "mode": grant.mode.value,
+        "expires": grant.expires.isoformat() if grant.expires else None,
+    }
+    return {key: value for key, value in entry.items() if value is not None}
+
+
+class _Applier:
+    def __init__(self, session: Session, vault: Vault, environ: Mapping[str, str]) -> None:
+        self.session = session
+        self.vault = vault
+        self.environ = environ
+        self.report = ApplyReport()
+
+    def department(self, slug: str, name: str | None) -> Department:
+        department = self.session.scalar(select(Department).where(Department.slug == slug))
+        if department is None:
+            department = Department(slug=slug, name=name or slug)
+            self.session.add(department)
+            self.report.changes.append(f"created department {slug}")
+        elif name and department.name != name:
+            department.name = name
+            self.report.changes.append(f"updated department {slug}: name")
+        return department
+
+    def tool(self, entry: dict, where: str) -> None:
+        try:
+            spec = load_spec(entry["connector"])
+        except SpecError as exc:
+            raise CatalogError(f"{where}/connector: {exc}") from exc
+        if "base_url" not in entry and spec.base_url_needs_account:
+            raise CatalogError(
+                f"{where}/base_url: connector {spec.vendor!r} has no fixed base URL "
+                f"({spec.base_url}); give the account's base_url"
+            )
+        tool = self.session.scalar(select(Tool).where(Tool.slug == entry["slug"]))
+        created = tool is None
+        if created:
+            tool = Tool(slug=entry["slug"], credential_sources={})
+            self.session.add(tool)
+        wanted = {
+            "name": entry["name"],
+            "connector": entry["connector"],
+            "base_url": entry.get("base_url"),
+            "status": ToolStatus(entry.get("status", "requested")),
+            "country": entry.get("country"),
+            "transfer_basis": TransferBasis(entry["transfer_basis"])
+            if "transfer_basis" in entry
+            else None,
+            "review_due": date.fromisoformat(entry["review_due"])
+            if "review_due" in entry
+            else None,
+        }
+        changed = _assign(tool, wanted)
+        if "credentials" in entry and self._credentials(tool, entry["credentials"], spec, where):
+            changed.append("credentials")
+        self._note("tool", entry["slug"], created, changed)
+
+    def grant(self, entry: dict, where: str) -> None:
+        tool = self.session.scalar(select(Tool).where(Tool.slug == entry["tool"]))
+        if tool is None:
+            raise CatalogError(f"{where}/tool: no tool {entry['tool']!r} in the file or catalog")
+        department = self.department(entry["department"], None)
+        grant = self.session.scalar(
+            select(Grant).where(Grant.department == department, Grant.tool == tool)
+        )
+        created = grant is None
+        if created:
+            grant = Grant(department=department, tool=tool)
+            self.session.add(grant)
+        wanted = {
+            "purposes": sorted(entry.get("purposes", [])),
+            "data_categories": sorted(entry.get("data_categories", [])),
+            "mode": GrantMode(entry.get("mode", "strict")),
+            "expires": date.fromisoformat(entry["expires"]) if "expires" in entry else None,
+        }
+        changed = _assign(grant, wanted)
+        self._note("grant", f"{department.slug} -> {tool.slug}", created, changed)
+
+    def client(self, entry: dict, where: str) -> None:
+        department = self.department(entry["department"], None)
+        scopes = sorted(entry.get("scopes", ["proxy"]))
+        client = self.session.scalar(select(Client).where(Client.name == entry["name"]))
+        if client is None:
+            try:
+                client, secret = register_client(self.session, entry["name"], department, scopes)
+            except ClientError as exc:
+                raise CatalogError(f"{where}: {exc}") from exc
+            self.session.flush()
+            self.report.new_clients.append(NewClient(client.name, client.client_id, secret))
+            self._note("client", entry["name"], True, [])
+            return
+        changed = _assign(client, {"department": department, "scopes": " ".join(scopes)})
+        self._note("client", entry["name"], False, changed)
+
+    def _credentials(self, tool: Tool, given: dict, spec, where: str) -> bool:
+        unknown = set(given) - spec.credential_fields
+        if unknown:
+            raise CatalogError(
+                f"{where}/credentials: {sorted(unknown)} not used by connector {spec.vendor!r} "
+                f"(it takes {sorted(spec.credential_fields)})"
+            )
+        values = {
+            name: self._resolve(value, f"{where}/credentials/{name}")
+            for name, value in given.items()
+        }
+        sources = {name: value for name, value in given.items() if value.startswith(FROM_ENV)}
+        current = (
+            self.vault.decrypt_json(tool.credentials_encrypted)
+            if tool.credentials_encrypted
+            else {}
+        )
+        if current == values and tool.credential_sources == sources:
+            return False
+        tool.credentials_encrypted = self.vault.encrypt_json(values)
+        tool.credential_sources = sources
+        return True
+
+    def _resolve(self, value: str, where: str) -> str:
+        if not value.startswith(FROM_ENV):
+            return value
+        name = value.removeprefix(FROM_ENV)
+        if not self.environ.get(name):
+            raise CatalogError(f"{where}: environment variable {name} is not set")
+        return self.environ[name]
+
+    def _note(self, kind: str, name: str, created: bool, changed: list[str]) -> None:
+        if created:
+            self.report.changes.append(f"created {kind} {name}")
+        elif changed:
+            self.report.changes.append(f"updated {kind} {name}: {', '.join(changed)}")
+
+
+def _assign(obj: object, wanted: dict) -> list[str]:
+    """Set the attributes that differ; returns their names."""
+    changed = [name for name, value in wanted.items() if getattr(obj, name) != value]
+    for name in changed:
+        setattr(obj, name, wanted[name])
+    return changed
+
+
+def _dates_as_text(value: object) -> object:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: _dates_as_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_dates_as_text(item) for item in value]
+    return value
+
+
+def _pointer(path) -> str:
+    return "/" + "/".join(str(part) for part in path) if path else "(top)"

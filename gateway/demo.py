@@ -1,0 +1,68 @@
+"""``make run``: the demo catalog, a sandbox vendor beside the gateway, credentials on screen."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import yaml
+from flask import current_app
+from sqlalchemy import select
+
+from gateway.db import db
+from gateway.declarative import apply_document
+from gateway.migrate import upgrade
+from gateway.oauth.clients import rotate_client_secret
+from gateway.oauth.models import Client
+from gateway.server import serve_with_gunicorn
+from gateway.vault import vault_of
+
+CATALOG_PATH = Path(__file__).with_name("demo_catalog.yaml")
+DEMO_CLIENT = "newsletter-app"
+#: The key the sandbox Mailchimp accepts; it guards nothing real.
+SANDBOX_MAILCHIMP_KEY = "0123456789abcdef0123456789abcdef-us21"
+
+
+def run_demo(instance_path: Path, port: int, sandbox_port: int) -> None:
+    os.environ.setdefault("SANDBOX_MAILCHIMP_KEY", SANDBOX_MAILCHIMP_KEY)
+    upgrade(db.of(current_app).engine)
+    client_id, secret = _seed(f"http://127.0.0.1:{sandbox_port}")
+    env_file = instance_path / "demo-client.env"
+    env_file.write_text(f"CLIENT_ID={client_id}\nCLIENT_SECRET={secret}\n")
+    env_file.chmod(0o600)
+    _start_sandbox(sandbox_port)
+    click.echo(
+        f"\nGatehouse demo on http://127.0.0.1:{port}\n"
+        f"  sandbox vendors on http://127.0.0.1:{sandbox_port}"
+        " (what they received: /_sandbox/requests)\n"
+        f"  app {DEMO_CLIENT!r} of department 'growth':\n"
+        f"    CLIENT_ID={client_id}\n    CLIENT_SECRET={secret}\n"
+        f"  (also in {env_file}; try the curl example of README.md)\n"
+    )
+    serve_with_gunicorn("127.0.0.1", port, workers=1, threads=8)
+
+
+def _seed(sandbox_url: str) -> tuple[str, str]:
+    """Apply the demo catalog; the demo app gets a fresh secret to print."""
+    document = yaml.safe_load(CATALOG_PATH.read_text())
+    for tool in document["tools"]:
+        tool["base_url"] = tool["base_url"].format(sandbox=sandbox_url)
+    report = apply_document(db.session, document, vault_of(current_app))
+    for change in report.changes:
+        click.echo(f"demo: {change}")
+    client = db.session.scalar(select(Client).where(Client.name == DEMO_CLIENT))
+    secret = rotate_client_secret(client)
+    db.session.commit()
+    return client.client_id, secret
+
+
+def _start_sandbox(port: int) -> None:
+    sandbox = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+        [sys.executable, "-m", "connectors.sandbox", "--port", str(port)],
+        env=os.environ.copy(),
+    )
+    atexit.register(sandbox.terminate)

@@ -1,0 +1,186 @@
+"""The authorization server: token, revocation, introspection and key-set endpoints.
+
+Authlib does the protocol work (client authentication by ``client_secret_basic`` or
+``client_secret_post``, the client credentials grant, RFC 7009 and RFC 7662); this
+module supplies our clients, our signing keys and our revocation list. Errors keep the
+RFC 6749 ``error`` members inside an RFC 9457 problem body, so both kinds of client
+understand them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
+from flask import Blueprint, Flask, Response, current_app, g, jsonify
+from sqlalchemy import select
+
+from gateway.db import db
+from gateway.errors import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
+from gateway.oauth.keys import ALGORITHM, SigningKeys
+from gateway.oauth.models import AUTH_METHODS, GRANT_TYPE, Client
+from gateway.oauth.revocations import prune_expired_revocations, record_revocation
+from gateway.oauth.tokens import AccessToken, AccessTokenVerifier, InvalidAccessToken
+from gateway.snapshots import snapshots_of
+from gateway.vault import vault_of
+
+bp = Blueprint("oauth", __name__)
+
+
+@dataclass(frozen=True)
+class OAuth:
+    """What the rest of the gateway needs from this package."""
+
+    server: AuthorizationServer
+    keys: SigningKeys
+    verifier: AccessTokenVerifier
+    issuer: str
+
+
+def oauth_of(app: Flask) -> OAuth:
+    return app.extensions["gatehouse.oauth"]
+
+
+class _TokenGenerator(JWTBearerTokenGenerator):
+    def __init__(self, keys: SigningKeys, issuer: str, audience: str, ttl: int) -> None:
+        super().__init__(issuer, alg=ALGORITHM, expires_generator=lambda client, grant: ttl)
+        self._keys = keys
+        self._audience = audience
+
+    def get_jwks(self):
+        return self._keys.signing_set()
+
+    def get_audiences(self, client, user, scope) -> str:
+        return self._audience
+
+
+class _ClientCredentials(ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+
+
+class _VerifiedTokenLookup:
+    """Authlib's token lookup, answered by verifying the JWT rather than a table."""
+
+    CLIENT_AUTH_METHODS = list(AUTH_METHODS)
+    SUPPORTED_TOKEN_TYPES = ("access_token",)
+
+    def __init__(self, verifier: AccessTokenVerifier) -> None:
+        super().__init__()
+        self._verifier = verifier
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> AccessToken | None:
+        try:
+            return self._verifier.read(token_string)
+        except InvalidAccessToken:
+            return None
+
+
+class _Revocation(_VerifiedTokenLookup, RevocationEndpoint):
+    def revoke_token(self, token: AccessToken, request) -> None:
+        record_revocation(db.session, token)
+        prune_expired_revocations(db.session)
+
+
+class _Introspection(_VerifiedTokenLookup, IntrospectionEndpoint):
+    def check_permission(self, token: AccessToken, client: Client, request) -> bool:
+        return token.check_client(client) or "introspect" in client.scopes.split()
+
+    def introspect_token(self, token: AccessToken) -> dict:
+        names = ("client_id", "sub", "aud", "iss", "exp", "iat", "jti")
+        return {
+            "active": True,
+            "token_type": "Bearer",
+            "scope": token.get_scope(),
+            **{name: token.claims[name] for name in names if name in token.claims},
+        }
+
+
+class _Server(AuthorizationServer):
+    def handle_response(self, status_code, payload, headers):
+        if status_code < 400 or not isinstance(payload, dict) or "error" not in payload:
+            return super().handle_response(status_code, payload, headers)
+        problem = {
+            "type": PROBLEM_TYPE_BASE + "oauth-" + payload["error"].replace("_", "-"),
+            "title": payload["error"].replace("_", " ").capitalize(),
+            "status": status_code,
+            "detail": payload.get("error_description") or payload["error"],
+            "request_id": g.get("request_id"),
+            **payload,
+        }
+        kept = [(name, value) for name, value in headers if name.lower() != "content-type"]
+        response = Response(json.dumps(problem), status=status_code, headers=kept)
+        response.mimetype = PROBLEM_MEDIA_TYPE
+        return response
+
+
+def _query_client(client_id: str) -> Client | None:
+    return db.session.scalar(select(Client).where(Client.client_id == client_id))
+
+
+def _tokens_are_self_contained(token: dict, request) -> None:
+    """JWT access tokens carry everything; nothing is stored at issue time."""
+
+
+@bp.post("/oauth/token")
+def token() -> Response:
+    return oauth_of(current_app).server.create_token_response()
+
+
+@bp.post("/oauth/revoke")
+def revoke() -> Response:
+    response = oauth_of(current_app).server.create_endpoint_response("revocation")
+    db.session.commit()
+    snapshots_of(current_app).invalidate()
+    return response
+
+
+@bp.post("/oauth/introspect")
+def introspect() -> Response:
+    return oauth_of(current_app).server.create_endpoint_response("introspection")
+
+
+@bp.get("/oauth/jwks.json")
+def jwks() -> Response:
+    return jsonify(oauth_of(current_app).keys.public_jwks())
+
+
+@bp.get("/.well-known/oauth-authorization-server")
+def metadata() -> Response:
+    issuer = oauth_of(current_app).issuer
+    return jsonify(
+        issuer=issuer,
+        token_endpoint=f"{issuer}/oauth/token",
+        revocation_endpoint=f"{issuer}/oauth/revoke",
+        introspection_endpoint=f"{issuer}/oauth/introspect",
+        jwks_uri=f"{issuer}/oauth/jwks.json",
+        grant_types_supported=[GRANT_TYPE],
+        token_endpoint_auth_methods_supported=list(AUTH_METHODS),
+        revocation_endpoint_auth_methods_supported=list(AUTH_METHODS),
+        introspection_endpoint_auth_methods_supported=list(AUTH_METHODS),
+        scopes_supported=["proxy", "introspect"],
+    )
+
+
+def init_app(app: Flask) -> None:
+    config = app.extensions["gatehouse.config"]
+    snapshots = snapshots_of(app)
+    keys = SigningKeys(db.of(app).sessions, vault_of(app))
+    audience = f"{config.issuer}/proxy"
+    verifier = AccessTokenVerifier(
+        keys, config.issuer, audience, lambda jti: jti in snapshots.get("revocations")
+    )
+    server = _Server(query_client=_query_client, save_token=_tokens_are_self_contained)
+    server.init_app(app)
+    server.register_grant(_ClientCredentials)
+    server.register_token_generator(
+        "default", _TokenGenerator(keys, config.issuer, audience, config.token_ttl_seconds)
+    )
+    server.register_endpoint(_Revocation(verifier))
+    server.register_endpoint(_Introspection(verifier))
+    app.extensions["gatehouse.oauth"] = OAuth(server, keys, verifier, config.issuer)
+    app.register_blueprint(bp)

@@ -1,0 +1,256 @@
+"""One governed call: identify, resolve, decide, record, forward, record, respond.
+
+Every refusal is recorded in one write; an allowed call is recorded before it is
+forwarded and completed after. If the record cannot be written the answer is 503 and
+nothing leaves the gateway.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from flask import Flask, Response, current_app, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from catalog.snapshot import CatalogSnapshot, ToolView
+from connectors.auth import CredentialMissing
+from gateway.audit.log import AuditUnavailable, ExchangeDraft, ExchangeLog, Result
+from gateway.db import db, utcnow
+from gateway.errors import Problem
+from gateway.metrics import observe_exchange
+from gateway.oauth.server import oauth_of
+from gateway.oauth.tokens import AccessTokenVerifier
+from gateway.proxy.caller import identify_caller
+from gateway.proxy.refusal import decision_of, refusal
+from gateway.snapshots import Snapshots, snapshots_of
+from gateway.upstream import (
+    UnsafePath,
+    UpstreamFailure,
+    UpstreamPool,
+    forwarded_request_headers,
+    upstream_url,
+)
+from policies.decision import Decision
+from policies.engine import decide
+from policies.facts import ExchangeFacts
+
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+DECISION_HEADER = "Gatehouse-Decision"
+
+
+@dataclass(frozen=True)
+class ProxyServices:
+    snapshots: Snapshots
+    verifier: AccessTokenVerifier
+    log: ExchangeLog
+    upstream: UpstreamPool
+
+    @classmethod
+    def attach(cls, app: Flask) -> None:
+        config = app.extensions["gatehouse.config"]
+        app.extensions["gatehouse.proxy"] = cls(
+            snapshots=snapshots_of(app),
+            verifier=oauth_of(app).verifier,
+            log=ExchangeLog(db.of(app).sessions),
+            upstream=UpstreamPool(
+                config.upstream_connect_timeout,
+                config.upstream_read_timeout,
+                config.upstream_pool_size,
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An allowed exchange, ready to forward."""
+
+    tool: ToolView
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    decision: Decision
+
+
+def proxy(tool_slug: str, upstream_path: str = "") -> Response:
+    services: ProxyServices = current_app.extensions["gatehouse.proxy"]
+    started = time.perf_counter()
+    draft = ExchangeDraft(
+        request_id=g.request_id,
+        method=request.method,
+        path=request.path[:2048],
+        started_at=utcnow(),
+        tool=tool_slug[:64],
+        bytes_in=request.content_length or 0,
+    )
+    try:
+        plan = _plan(services, draft, tool_slug, upstream_path)
+    except Problem as problem:
+        _record_refusal(services, draft, problem, started)
+        problem.headers[DECISION_HEADER] = "deny"
+        raise
+    return _forward(services, draft, plan, started)
+
+
+def _plan(services: ProxyServices, draft: ExchangeDraft, slug: str, path: str) -> Plan:
+    caller = identify_caller(request, services.verifier, services.snapshots.get("clients"))
+    draft.client_id = caller.client.client_id
+    draft.department = caller.client.department
+    catalog: CatalogSnapshot = services.snapshots.get("catalog")
+    tool = _resolve_tool(catalog, slug)
+    decision = decide(
+        ExchangeFacts(
+            client_id=caller.client.client_id,
+            department=caller.client.department,
+            tool=tool.facts,
+            grant=catalog.grant(caller.client.department, slug),
+            today=draft.started_at.date(),
+        )
+    )
+    if not decision.allowed:
+        raise Problem(
+            403,
+            "policy-denied",
+            "Refused by policy",
+            "; ".join(reason.message for reason in decision.reasons),
+            reasons=[reason.as_dict() for reason in decision.reasons],
+        )
+    headers, url = _outgoing(tool, path)
+    body = _read_body()
+    draft.bytes_in = len(body)
+    return Plan(tool, url, headers, body, decision)
+
+
+def _resolve_tool(catalog: CatalogSnapshot, slug: str) -> ToolView:
+    tool = catalog.tools.get(slug)
+    if tool is None:
+        raise refusal(
+            404, "unknown-tool", "Unknown tool", "catalog", f"no tool {slug!r} in the catalog"
+        )
+    if tool.spec is None or tool.base_url is None or "{" in tool.base_url:
+        raise refusal(
+            503,
+            "tool-misconfigured",
+            "Tool misconfigured",
+            "catalog",
+            f"tool {slug!r} has no usable connector or base URL; IT must fix its catalog entry",
+        )
+    return tool
+
+
+def _outgoing(tool: ToolView, path: str) -> tuple[dict[str, str], str]:
+    headers = forwarded_request_headers(request.headers)
+    params: dict[str, str] = {}
+    try:
+        tool.spec.auth.apply(tool.credentials, headers, params)
+        url = upstream_url(tool.base_url, path, request.query_string.decode("latin-1"), params)
+    except UnsafePath as exc:
+        raise refusal(
+            400, "unsafe-path", "Unsafe upstream path", "upstream_path", str(exc)
+        ) from exc
+    except CredentialMissing as exc:
+        raise refusal(
+            503,
+            "tool-misconfigured",
+            "Tool misconfigured",
+            "catalog",
+            f"tool {tool.slug!r} has no stored credential {exc.args[0]!r}",
+        ) from exc
+    return headers, url
+
+
+def _read_body() -> bytes:
+    try:
+        return request.get_data(cache=False)
+    except RequestEntityTooLarge as exc:
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        raise refusal(
+            413,
+            "body-too-large",
+            "Body too large",
+            "request_size",
+            f"the request body exceeds {limit} bytes",
+        ) from exc
+
+
+def _forward(services: ProxyServices, draft: ExchangeDraft, plan: Plan, started: float) -> Response:
+    try:
+        seq = services.log.open(draft, plan.decision)
+    except AuditUnavailable as exc:
+        _observe(services, draft, "deny", 503, started, None)
+        raise _audit_unavailable() from exc
+    verdict = plan.decision.verdict.value
+    try:
+        answer = services.upstream.send(
+            plan.tool.slug, draft.method, plan.url, plan.headers, plan.body
+        )
+    except UpstreamFailure as failure:
+        services.log.complete(
+            seq,
+            Result(
+                status=failure.status,
+                latency_ms=_ms_since(started),
+                upstream_latency_ms=failure.elapsed * 1000,
+                error=failure.slug,
+            ),
+        )
+        _observe(services, draft, verdict, failure.status, started, failure.elapsed)
+        problem = Problem(failure.status, failure.slug, "Tool failed", failure.detail)
+        problem.headers[DECISION_HEADER] = verdict
+        raise problem from failure
+    services.log.complete(
+        seq,
+        Result(
+            status=answer.status,
+            latency_ms=_ms_since(started),
+            upstream_status=answer.status,
+            upstream_latency_ms=answer.elapsed * 1000,
+            bytes_out=len(answer.body),
+        ),
+    )
+    _observe(services, draft, verdict, answer.status, started, answer.elapsed)
+    response = Response(answer.body, status=answer.status, headers=answer.headers)
+    response.headers[DECISION_HEADER] = verdict
+    return response
+
+
+def _record_refusal(
+    services: ProxyServices, draft: ExchangeDraft, problem: Problem, started: float
+) -> None:
+    result = Result(status=problem.status, latency_ms=_ms_since(started), error=problem.slug)
+    try:
+        services.log.record_refused(draft, decision_of(problem), result)
+    except AuditUnavailable as exc:
+        _observe(services, draft, "deny", 503, started, None)
+        raise _audit_unavailable() from exc
+    _observe(services, draft, "deny", problem.status, started, None)
+
+
+def _audit_unavailable() -> Problem:
+    problem = Problem(
+        503,
+        "audit-unavailable",
+        "Cannot record the exchange",
+        "the exchange log cannot be written, so nothing was forwarded; try again later",
+        headers={"Retry-After": "5"},
+    )
+    problem.headers[DECISION_HEADER] = "deny"
+    return problem
+
+
+def _observe(
+    services: ProxyServices,
+    draft: ExchangeDraft,
+    decision: str,
+    status: int,
+    started: float,
+    upstream: float | None,
+) -> None:
+    # Only catalog slugs become label values, so made-up paths cannot inflate the series.
+    known = draft.tool in services.snapshots.get("catalog").tools
+    tool = draft.tool if known else "unknown"
+    observe_exchange(tool, decision, status, time.perf_counter() - started, upstream)
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)

@@ -1,0 +1,37 @@
+"""Serving the app with gunicorn from the ``gatehouse serve`` command.
+
+Each worker builds its own app after the fork, so no database connection or
+thread is shared across processes.
+"""
+
+from __future__ import annotations
+
+from gunicorn.app.base import BaseApplication
+
+from gateway.app import create_app
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, options: dict) -> None:
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for name, value in self._options.items():
+            self.cfg.set(name, value)
+
+    def load(self):
+        return create_app()
+
+
+def serve_with_gunicorn(host: str, port: int, workers: int, threads: int) -> None:
+    _Gunicorn(
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread",
+            "accesslog": "-",
+            "graceful_timeout": 10,
+        }
+    ).run()

@@ -1,0 +1,96 @@
+"""Immutable in-memory views of database state, rebuilt when their version changes.
+
+The hot path reads the catalog, the clients and the revoked tokens from here, never
+from the database. At most once per ``GATEHOUSE_SNAPSHOT_MAX_AGE`` seconds one
+query reads every version counter; a view whose counter moved is rebuilt. That is
+how a change made on one instance (or by the CLI) reaches all of them within a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from catalog.snapshot import build_catalog_snapshot
+from gateway.db import db, read_versions
+from gateway.oauth.clients import build_client_views
+from gateway.oauth.revocations import build_revoked_ids
+from gateway.vault import vault_of
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _View:
+    version_name: str
+    build: Callable[[Session], Any]
+
+
+class Snapshots:
+    def __init__(self, sessions: sessionmaker[Session], max_age: float) -> None:
+        self._sessions = sessions
+        self._max_age = max_age
+        self._views: dict[str, _View] = {}
+        self._values: dict[str, Any] = {}
+        self._built_at_version: dict[str, int] = {}
+        self._checked_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def register(self, name: str, build: Callable[[Session], Any], version_name: str) -> None:
+        self._views[name] = _View(version_name, build)
+
+    def get(self, name: str) -> Any:
+        if time.monotonic() - self._checked_at >= self._max_age or name not in self._values:
+            self._refresh()
+        return self._values[name]
+
+    def invalidate(self) -> None:
+        """Make the next read check the versions (after a change made by this instance)."""
+        self._checked_at = float("-inf")
+
+    def _refresh(self) -> None:
+        with self._lock:
+            if time.monotonic() - self._checked_at < self._max_age and len(self._values) == len(
+                self._views
+            ):
+                return
+            try:
+                self._rebuild_changed()
+            except SQLAlchemyError:
+                if len(self._values) < len(self._views):
+                    raise
+                logger.exception("snapshot refresh failed; serving the previous snapshot")
+            self._checked_at = time.monotonic()
+
+    def _rebuild_changed(self) -> None:
+        with self._sessions() as session:
+            versions = read_versions(session)
+            for name, view in self._views.items():
+                version = versions.get(view.version_name, 0)
+                if name not in self._values or self._built_at_version[name] != version:
+                    self._values[name] = view.build(session)
+                    self._built_at_version[name] = version
+
+
+def snapshots_of(app: Flask) -> Snapshots:
+    return app.extensions["gatehouse.snapshots"]
+
+
+def init_app(app: Flask) -> None:
+    config = app.extensions["gatehouse.config"]
+    vault = vault_of(app)
+    snapshots = Snapshots(db.of(app).sessions, config.snapshot_max_age)
+    snapshots.register(
+        "catalog", lambda session: build_catalog_snapshot(session, vault.decrypt_json), "catalog"
+    )
+    snapshots.register("clients", build_client_views, "catalog")
+    snapshots.register("revocations", build_revoked_ids, "revocations")
+    app.extensions["gatehouse.snapshots"] = snapshots

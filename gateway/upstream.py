@@ -1,0 +1,172 @@
+"""Outbound HTTP to vendors: safe URLs, filtered headers, one pooled session per tool.
+
+Every call to a vendor goes through here: redirects are never followed, timeouts are
+always set, hop-by-hop headers and the app's own credentials never leave, and the
+upstream path cannot climb out of the tool's base URL.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+#: Request headers that carry the app's credentials or the gateway's own signals.
+NOT_FORWARDED = frozenset(
+    {"host", "authorization", "cookie", "content-length", "x-purpose", "x-tcf-consent"}
+)
+#: Response headers the gateway sets itself.
+NOT_RETURNED = frozenset({"content-length", "x-request-id", "gatehouse-decision"})
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+#: Characters left unescaped when re-encoding a decoded path (RFC 3986 pchar and "/").
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+class UnsafePath(ValueError):
+    """The requested upstream path would leave the tool's base URL."""
+
+
+class UpstreamFailure(Exception):
+    def __init__(self, status: int, slug: str, detail: str, elapsed: float) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.detail = detail
+        self.elapsed = elapsed
+
+
+@dataclass(frozen=True)
+class UpstreamResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    elapsed: float
+
+
+def upstream_url(base_url: str, path: str, query: str, extra_params: Mapping[str, str]) -> str:
+    """The vendor URL for ``path`` below ``base_url``, or :class:`UnsafePath`."""
+    if "\\" in path or any(ord(char) < 0x20 or ord(char) == 0x7F for char in path):
+        raise UnsafePath("the path holds a backslash or a control character")
+    if path.startswith("/") or _SCHEME.match(path):
+        raise UnsafePath("the path is absolute; give it relative to the tool")
+    if any(segment in {".", ".."} for segment in path.split("/")):
+        raise UnsafePath("the path holds a '.' or '..' segment")
+    base = urlsplit(base_url)
+    url = base_url.rstrip("/") + "/" + quote(path, safe=_PATH_SAFE)
+    target = urlsplit(url)
+    if (target.scheme, target.netloc) != (base.scheme, base.netloc) or not target.path.startswith(
+        base.path.rstrip("/")
+    ):
+        raise UnsafePath("the path leaves the tool's base URL")
+    if extra_params:
+        kept = [
+            (k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k not in extra_params
+        ]
+        query = urlencode([*kept, *extra_params.items()])
+    return f"{url}?{query}" if query else url
+
+
+def forwarded_request_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    named_by_connection = _connection_tokens(headers.get("Connection", ""))
+    return {
+        name: value
+        for name, value in headers.items()
+        if name.lower() not in HOP_BY_HOP | NOT_FORWARDED | named_by_connection
+    }
+
+
+def returned_response_headers(headers: Mapping[str, str]) -> list[tuple[str, str]]:
+    named_by_connection = _connection_tokens(headers.get("Connection", ""))
+    return [
+        (name, value)
+        for name, value in headers.items()
+        if name.lower() not in HOP_BY_HOP | NOT_RETURNED | named_by_connection
+    ]
+
+
+def _connection_tokens(value: str) -> frozenset[str]:
+    return frozenset(token.strip().lower() for token in value.split(",") if token.strip())
+
+
+class UpstreamPool:
+    """One ``requests.Session`` per tool, so connections to a vendor are reused."""
+
+    def __init__(self, connect_timeout: float, read_timeout: float, pool_size: int) -> None:
+        self._timeout = (connect_timeout, read_timeout)
+        self._pool_size = pool_size
+        self._sessions: dict[str, requests.Session] = {}
+        self._lock = threading.Lock()
+
+    def send(
+        self, tool: str, method: str, url: str, headers: dict[str, str], body: bytes
+    ) -> UpstreamResponse:
+        started = time.perf_counter()
+        try:
+            response = self._session(tool).request(
+                method,
+                url,
+                headers=headers,
+                data=body or None,
+                timeout=self._timeout,
+                allow_redirects=False,
+                stream=True,
+            )
+            with response:
+                content = response.raw.read(decode_content=False)
+        except requests.Timeout as exc:
+            raise UpstreamFailure(
+                504,
+                "upstream-timeout",
+                "the tool did not answer in time",
+                time.perf_counter() - started,
+            ) from exc
+        except requests.RequestException as exc:
+            raise UpstreamFailure(
+                502,
+                "upstream-unreachable",
+                "the tool could not be reached",
+                time.perf_counter() - started,
+            ) from exc
+        return UpstreamResponse(
+            status=response.status_code,
+            headers=returned_response_headers(response.headers),
+            body=content,
+            elapsed=time.perf_counter() - started,
+        )
+
+    def _session(self, tool: str) -> requests.Session:
+        session = self._sessions.get(tool)
+        if session is None:
+            with self._lock:
+                session = self._sessions.get(tool) or self._new_session()
+                self._sessions[tool] = session
+        return session
+
+    def _new_session(self) -> requests.Session:
+        session = requests.Session()
+        session.trust_env = False  # no proxy variables or .netrc credentials from the host
+        session.headers.clear()  # forward the app's headers, not requests' defaults
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self._pool_size, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session

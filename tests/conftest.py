@@ -1,0 +1,191 @@
+"""Fixtures: a migrated database (SQLite, or PostgreSQL when asked), real servers on loopback.
+
+``GATEHOUSE_TEST_DATABASE_URL`` selects PostgreSQL, e.g.
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``; its ``public`` schema is
+dropped and rebuilt by the migrations at the start of the run.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import requests
+from cryptography.fernet import Fernet
+from sqlalchemy import delete, text
+from werkzeug.serving import make_server
+
+from connectors.sandbox import create_sandbox_app
+from gateway.app import create_app
+from gateway.config import Config
+from gateway.db import Base, db, make_engine
+from gateway.declarative import apply_document
+from gateway.migrate import upgrade
+from gateway.oauth.models import SigningKey
+from gateway.vault import vault_of
+from tests.upstream import RecordingUpstream
+
+SANDBOX_MAILCHIMP_KEY = "f00dfeedf00dfeedf00dfeedf00dfeed-us21"
+#: Kept across tests: generating an RSA key for every test would only cost time.
+PRESERVED_TABLES = {SigningKey.__tablename__, "state_versions"}
+ENCRYPTION_KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("GATEHOUSE_TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'gatehouse.db'}"
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def migrated_engine(database_url):
+    engine = make_engine(database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def config(database_url, migrated_engine, tmp_path) -> Config:
+    return Config(
+        database_url=database_url,
+        secret_key="test-secret-key",
+        encryption_keys=(ENCRYPTION_KEY,),
+        subject_pepper="test-pepper",
+        instance_path=tmp_path / "instance",
+        snapshot_max_age=0,
+        upstream_read_timeout=1.0,
+        upstream_connect_timeout=1.0,
+        max_body_bytes=64 * 1024,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _empty_tables(request) -> Iterator[None]:
+    yield
+    if "migrated_engine" not in request.fixturenames:
+        return
+    engine = request.getfixturevalue("migrated_engine")
+    with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name not in PRESERVED_TABLES:
+                connection.execute(delete(table))
+
+
+@pytest.fixture
+def app(config):
+    app = create_app(config)
+    app.config["TESTING"] = True
+    return app
+
+
+@dataclass
+class LiveServer:
+    url: str
+    _server: object
+
+    def stop(self) -> None:
+        self._server.shutdown()
+
+
+def serve(wsgi_app) -> LiveServer:
+    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return LiveServer(f"http://127.0.0.1:{server.server_port}", server)
+
+
+@pytest.fixture
+def gateway(app) -> Iterator[str]:
+    live = serve(app)
+    yield live.url
+    live.stop()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[str]:
+    live = serve(create_sandbox_app({"mailchimp": SANDBOX_MAILCHIMP_KEY}))
+    yield live.url
+    live.stop()
+
+
+@pytest.fixture
+def upstream() -> Iterator[RecordingUpstream]:
+    recording = RecordingUpstream()
+    live = serve(recording.wsgi)
+    recording.url = live.url
+    yield recording
+    live.stop()
+
+
+def apply(app, document: dict, environ: dict | None = None):
+    """Apply a catalog document as `gatehouse apply` would, and commit."""
+    with app.app_context():
+        report = apply_document(db.session, document, vault_of(app), environ or {})
+        db.session.commit()
+        return report
+
+
+def demo_document(sandbox_url: str, status: str = "approved") -> dict:
+    """A department, a Mailchimp tool at the sandbox, a grant and an app."""
+    return {
+        "departments": [{"slug": "growth", "name": "Growth"}],
+        "tools": [
+            {
+                "slug": "mailchimp",
+                "name": "Mailchimp",
+                "connector": "mailchimp",
+                "base_url": f"{sandbox_url}/mailchimp/3.0",
+                "status": status,
+                "country": "US",
+                "transfer_basis": "dpf",
+                "credentials": {"api_key": "from-env:MC_KEY"},
+            }
+        ],
+        "grants": [
+            {
+                "department": "growth",
+                "tool": "mailchimp",
+                "purposes": ["marketing.communications.email"],
+                "data_categories": ["user.contact.email"],
+            }
+        ],
+        "clients": [{"name": "newsletter-app", "department": "growth", "scopes": ["proxy"]}],
+    }
+
+
+@dataclass
+class AppCredentials:
+    client_id: str
+    client_secret: str
+
+
+@pytest.fixture
+def demo(app, sandbox) -> AppCredentials:
+    report = apply(app, demo_document(sandbox), {"MC_KEY": SANDBOX_MAILCHIMP_KEY})
+    client = report.new_clients[0]
+    return AppCredentials(client.client_id, client.client_secret)
+
+
+def get_token(gateway_url: str, credentials: AppCredentials) -> str:
+    response = requests.post(
+        f"{gateway_url}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(credentials.client_id, credentials.client_secret),
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def sandbox_requests(sandbox_url: str) -> list[dict]:
+    return requests.get(f"{sandbox_url}/_sandbox/requests", timeout=10).json()

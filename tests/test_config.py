@@ -1,0 +1,52 @@
+"""Configuration from the environment: defaults, validation, demo secrets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gateway.config import Config, ConfigError, generate_secrets
+
+SECRETS = {f"GATEHOUSE_{name}": value for name, value in generate_secrets().items()}
+
+
+def test_defaults(tmp_path):
+    config = Config.from_env({**SECRETS, "GATEHOUSE_INSTANCE_PATH": str(tmp_path)})
+    assert config.database_url == f"sqlite:///{tmp_path / 'gatehouse.db'}"
+    assert config.redis_url is None
+    assert config.token_ttl_seconds == 600
+    assert config.demo is False
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("TOKEN_TTL", "ten", "GATEHOUSE_TOKEN_TTL must be a int, not 'ten'"),
+        ("TOKEN_TTL", "5", "GATEHOUSE_TOKEN_TTL must be between 30 and 86400, not 5"),
+        ("DEMO", "maybe", "GATEHOUSE_DEMO must be true or false"),
+        ("ENCRYPTION_KEYS", "short", "GATEHOUSE_ENCRYPTION_KEYS: key 1 is not a Fernet key"),
+        ("UPSTREAM_READ_TIMEOUT", "0", "GATEHOUSE_UPSTREAM_READ_TIMEOUT must be at least"),
+    ],
+)
+def test_bad_values_name_the_variable(name, value, message):
+    with pytest.raises(ConfigError) as error:
+        Config.from_env({**SECRETS, f"GATEHOUSE_{name}": value})
+    assert message in str(error.value)
+
+
+def test_demo_mode_generates_secrets_once(tmp_path):
+    environ = {"GATEHOUSE_DEMO": "1", "GATEHOUSE_INSTANCE_PATH": str(tmp_path)}
+    first = Config.from_env(environ)
+    second = Config.from_env(environ)
+    assert first.secret_key == second.secret_key
+    assert first.encryption_keys == second.encryption_keys
+    stored = json.loads((tmp_path / "demo-secrets.json").read_text())
+    assert stored["SECRET_KEY"] == first.secret_key
+    assert (tmp_path / "demo-secrets.json").stat().st_mode & 0o077 == 0
+
+
+def test_several_encryption_keys_are_accepted(tmp_path):
+    keys = generate_secrets()["ENCRYPTION_KEYS"] + "," + generate_secrets()["ENCRYPTION_KEYS"]
+    config = Config.from_env({**SECRETS, "GATEHOUSE_ENCRYPTION_KEYS": keys})
+    assert len(config.encryption_keys) == 2

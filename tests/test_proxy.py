@@ -1,0 +1,262 @@
+"""End to end over loopback: an app's call through the gateway to a real upstream."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from sqlalchemy import select, text
+
+from gateway.audit.models import ExchangeRecord
+from gateway.db import db
+from tests.conftest import SANDBOX_MAILCHIMP_KEY, apply, demo_document, get_token, sandbox_requests
+
+MEMBER = {"email_address": "ada@example.com", "status": "subscribed"}
+MEMBERS_PATH = "/proxy/mailchimp/lists/a1b2c3d4e5/members"
+
+
+def records(app) -> list[ExchangeRecord]:
+    with app.app_context():
+        return db.session.scalars(select(ExchangeRecord).order_by(ExchangeRecord.seq)).all()
+
+
+def assert_problem(response, status: int, slug: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.headers["X-Request-Id"]
+    body = response.json()
+    assert body["type"].endswith("/" + slug)
+    assert body["status"] == status
+    assert body["request_id"] == response.headers["X-Request-Id"]
+    return body
+
+
+def test_allowed_call_reaches_vendor_with_vendor_credential_only(app, gateway, sandbox, demo):
+    token = get_token(gateway, demo)
+    response = requests.post(
+        gateway + MEMBERS_PATH + "?skip_merge_validation=true",
+        json=MEMBER,
+        headers={"Authorization": f"Bearer {token}", "Cookie": "app-session=1"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["email_address"] == "ada@example.com"
+    assert response.headers["Gatehouse-Decision"] == "allow"
+    request_id = response.headers["X-Request-Id"]
+
+    [received] = sandbox_requests(sandbox)
+    assert received["path"] == "/mailchimp/3.0/lists/a1b2c3d4e5/members"
+    assert received["query"] == "skip_merge_validation=true"
+    scheme, _, encoded = received["headers"]["Authorization"].partition(" ")
+    assert scheme == "Basic"
+    assert base64.b64decode(encoded).decode().endswith(":" + SANDBOX_MAILCHIMP_KEY)
+    assert token not in str(received["headers"])
+    assert "Cookie" not in received["headers"]
+
+    [record] = records(app)
+    assert record.request_id == request_id
+    assert (record.decision, record.outcome.value, record.status) == ("allow", "completed", 200)
+    assert record.client_id == demo.client_id
+    assert record.department == "growth"
+    assert record.tool == "mailchimp"
+    assert record.upstream_status == 200
+    assert record.bytes_in == len(response.request.body)
+    assert record.bytes_out == len(response.content)
+    assert record.latency_ms >= record.upstream_latency_ms > 0
+
+
+def test_suspended_tool_is_refused_and_recorded(app, gateway, sandbox):
+    report = apply(app, demo_document(sandbox, status="suspended"), {"MC_KEY": "k"})
+    token = get_token(gateway, report.new_clients[0])
+    response = requests.post(
+        gateway + MEMBERS_PATH,
+        json=MEMBER,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    body = assert_problem(response, 403, "policy-denied")
+    assert body["reasons"] == [
+        {"rule": "tool_status", "message": "tool 'mailchimp' is suspended, not approved"}
+    ]
+    assert response.headers["Gatehouse-Decision"] == "deny"
+    assert sandbox_requests(sandbox) == []
+    [record] = records(app)
+    assert (record.decision, record.status, record.upstream_status) == ("deny", 403, None)
+    assert record.reasons[0]["rule"] == "tool_status"
+
+
+def test_suspension_takes_effect_on_the_next_call(app, gateway, sandbox, demo):
+    token = get_token(gateway, demo)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert requests.get(gateway + "/proxy/mailchimp/ping", headers=headers, timeout=10).ok
+    apply(app, demo_document(sandbox, status="suspended"), {"MC_KEY": SANDBOX_MAILCHIMP_KEY})
+    response = requests.get(gateway + "/proxy/mailchimp/ping", headers=headers, timeout=10)
+    assert_problem(response, 403, "policy-denied")
+
+
+def test_department_without_grant_is_refused(app, gateway, sandbox):
+    document = demo_document(sandbox)
+    document["grants"] = []
+    report = apply(app, document, {"MC_KEY": "k"})
+    token = get_token(gateway, report.new_clients[0])
+    response = requests.get(
+        gateway + "/proxy/mailchimp/ping", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    body = assert_problem(response, 403, "policy-denied")
+    assert body["reasons"][0]["rule"] == "department_grant"
+    assert sandbox_requests(sandbox) == []
+
+
+def test_unknown_tool_is_404_and_recorded(app, gateway, demo):
+    token = get_token(gateway, demo)
+    response = requests.get(
+        gateway + "/proxy/nosuchtool/x", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    assert_problem(response, 404, "unknown-tool")
+    [record] = records(app)
+    assert (record.tool, record.status, record.decision) == ("nosuchtool", 404, "deny")
+
+
+@pytest.mark.parametrize(
+    "raw_path",
+    [
+        "/proxy/mailchimp/../../admin",
+        "/proxy/mailchimp/lists/%2e%2e/%2e%2e/admin",
+        "/proxy/mailchimp/lists/..%2f..%2fadmin",
+        "/proxy/mailchimp//127.0.0.2/evil",
+        "/proxy/mailchimp/http://127.0.0.2/evil",
+        "/proxy/mailchimp/lists/%5c..%5cadmin",
+        "/proxy/mailchimp/./lists",
+    ],
+)
+def test_path_escape_is_refused_before_any_upstream_request(app, gateway, sandbox, demo, raw_path):
+    token = get_token(gateway, demo)
+    # http.client sends the path exactly as written; requests would normalise the dots.
+    connection = http.client.HTTPConnection(urlsplit(gateway).netloc, timeout=10)
+    connection.request("GET", raw_path, headers={"Authorization": f"Bearer {token}"})
+    response = connection.getresponse()
+    body = response.read()
+    assert response.status == 400, body
+    assert response.getheader("Content-Type") == "application/problem+json"
+    assert b"unsafe-path" in body
+    assert sandbox_requests(sandbox) == []
+    [record] = records(app)
+    assert (record.decision, record.status) == ("deny", 400)
+    assert record.reasons[0]["rule"] == "upstream_path"
+
+
+def test_missing_and_forged_tokens_are_401(app, gateway, demo):
+    response = requests.get(gateway + "/proxy/mailchimp/ping", timeout=10)
+    assert_problem(response, 401, "invalid-token")
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    token = get_token(gateway, demo)
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    response = requests.get(
+        gateway + "/proxy/mailchimp/ping", headers={"Authorization": f"Bearer {forged}"}, timeout=10
+    )
+    assert_problem(response, 401, "invalid-token")
+    assert [r.status for r in records(app)] == [401, 401]
+
+
+def test_exchange_is_refused_with_503_when_it_cannot_be_recorded(app, gateway, sandbox, demo):
+    token = get_token(gateway, demo)
+    with app.app_context():
+        db.session.execute(text("ALTER TABLE exchanges RENAME TO exchanges_away"))
+        db.session.commit()
+    try:
+        response = requests.post(
+            gateway + MEMBERS_PATH,
+            json=MEMBER,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+    finally:
+        with app.app_context():
+            db.session.execute(text("ALTER TABLE exchanges_away RENAME TO exchanges"))
+            db.session.commit()
+    assert_problem(response, 503, "audit-unavailable")
+    assert sandbox_requests(sandbox) == []
+
+
+def test_body_over_the_limit_is_413(app, gateway, sandbox, demo):
+    token = get_token(gateway, demo)
+    response = requests.post(
+        gateway + MEMBERS_PATH,
+        data=b"x" * (65 * 1024),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert_problem(response, 413, "body-too-large")
+    assert sandbox_requests(sandbox) == []
+
+
+@pytest.fixture
+def upstream_tool(app, upstream):
+    document = demo_document(upstream.url)
+    document["tools"][0]["base_url"] = upstream.url + "/api"
+    report = apply(app, document, {"MC_KEY": "k"})
+    return report.new_clients[0]
+
+
+def test_redirects_are_returned_not_followed(gateway, upstream, upstream_tool):
+    token = get_token(gateway, upstream_tool)
+    response = requests.get(
+        gateway + "/proxy/mailchimp/redirect",
+        headers={"Authorization": f"Bearer {token}"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert response.status_code == 302
+    assert [r["path"] for r in upstream.requests] == ["/api/redirect"]
+
+
+def test_hop_by_hop_headers_are_dropped_both_ways(gateway, upstream, upstream_tool):
+    token = get_token(gateway, upstream_tool)
+    response = requests.get(
+        gateway + "/proxy/mailchimp/hop",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Connection": "keep-alive, X-App-Hop",
+            "X-App-Hop": "private",
+            "Proxy-Authorization": "Basic eA==",
+            "X-Purpose": "marketing.communications.email",
+            "X-App-Header": "kept",
+        },
+        timeout=10,
+    )
+    assert response.status_code == 200
+    assert response.headers["X-Vendor"] == "kept"
+    assert "X-Hop-Secret" not in response.headers
+    [received] = upstream.requests
+    assert received["headers"]["x-app-header"] == "kept"
+    for name in ("x-app-hop", "proxy-authorization", "x-purpose"):
+        assert name not in received["headers"]
+
+
+def test_slow_vendor_gives_504_and_unreachable_vendor_502(app, gateway, upstream, upstream_tool):
+    token = get_token(gateway, upstream_tool)
+    headers = {"Authorization": f"Bearer {token}"}
+    response = requests.get(gateway + "/proxy/mailchimp/slow", headers=headers, timeout=10)
+    assert_problem(response, 504, "upstream-timeout")
+    assert response.headers["Gatehouse-Decision"] == "allow"
+
+    document = demo_document("http://127.0.0.1:9")  # the discard port: nothing listens
+    apply(app, document, {"MC_KEY": "k"})
+    response = requests.get(gateway + "/proxy/mailchimp/x", headers=headers, timeout=10)
+    assert_problem(response, 502, "upstream-unreachable")
+    outcomes = [(r.status, r.error, r.outcome.value) for r in records(app)]
+    assert outcomes == [
+        (504, "upstream-timeout", "completed"),
+        (502, "upstream-unreachable", "completed"),
+    ]
+
+
+def test_every_response_has_a_request_id(gateway):
+    for path in ("/healthz", "/readyz", "/nowhere", "/metrics"):
+        response = requests.get(gateway + path, timeout=10)
+        assert len(response.headers["X-Request-Id"]) == 32
+    response = requests.get(gateway + "/nowhere", timeout=10)
+    assert_problem(response, 404, "not-found")

@@ -5,10 +5,15 @@ from __future__ import annotations
 import time
 
 import requests
+from cryptography.fernet import Fernet
 from joserfc import jwt
 from joserfc.jwk import KeySet
+from sqlalchemy import delete
 
-from tests.conftest import apply, demo_document, get_token
+from gateway.app import create_app
+from gateway.db import db
+from gateway.oauth.models import SigningKey
+from tests.conftest import apply, demo_document, get_token, serve
 
 
 def introspect(gateway: str, credentials, token: str) -> dict:
@@ -128,3 +133,20 @@ def test_metadata_document_names_the_endpoints(gateway, config):
         "client_secret_basic",
         "client_secret_post",
     ]
+
+
+def test_signing_key_lost_with_its_encryption_key_is_replaced(app, config, gateway, demo):
+    get_token(gateway, demo)  # creates a signing key under the current encryption key
+    rotated = config.with_overrides(encryption_keys=(Fernet.generate_key().decode(),))
+    other_app = create_app(rotated)
+    live = serve(other_app)
+    try:
+        token = get_token(live.url, demo)  # client secrets do not depend on the encryption key
+        keys = KeySet.import_key_set(requests.get(f"{live.url}/oauth/jwks.json", timeout=10).json())
+        claims = jwt.decode(token, keys)
+        assert claims.header["typ"] == "at+jwt"
+    finally:
+        live.stop()
+        with other_app.app_context():
+            db.session.execute(delete(SigningKey))
+            db.session.commit()

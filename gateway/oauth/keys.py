@@ -7,6 +7,7 @@ naming an unknown ``kid`` triggers one reload (another instance may have made it
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 
@@ -15,7 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.oauth.models import SigningKey
-from gateway.vault import Vault
+from gateway.vault import Vault, VaultError
+
+logger = logging.getLogger(__name__)
 
 ALGORITHM = "RS256"
 
@@ -44,10 +47,11 @@ class SigningKeys:
     def _load(self, create_if_missing: bool) -> None:
         with self._lock, self._sessions() as session:
             rows = session.scalars(select(SigningKey).order_by(SigningKey.id)).all()
-            if not rows and create_if_missing:
-                rows = [self._create(session)]
+            keys = [key for row in rows if (key := self._import(row)) is not None]
+            if not keys and create_if_missing:
+                keys = [self._import(self._create(session))]
                 session.commit()
-            self._keys = [self._import(row) for row in rows]
+            self._keys = keys
 
     def _create(self, session: Session) -> SigningKey:
         kid = secrets.token_urlsafe(12)
@@ -59,8 +63,16 @@ class SigningKeys:
         session.add(row)
         return row
 
-    def _import(self, row: SigningKey) -> RSAKey:
-        pem = self._vault.decrypt(row.private_key_encrypted)
+    def _import(self, row: SigningKey) -> RSAKey | None:
+        try:
+            pem = self._vault.decrypt(row.private_key_encrypted)
+        except VaultError:
+            logger.error(
+                "signing key %s cannot be decrypted with GATEHOUSE_ENCRYPTION_KEYS; tokens it "
+                "signed are refused (was an encryption key removed?)",
+                row.kid,
+            )
+            return None
         return RSAKey.import_key(
             pem, parameters={"kid": row.kid, "alg": row.algorithm, "use": "sig"}
         )

@@ -1,0 +1,85 @@
+"""The README's curl example, run as printed against a real `gatehouse demo` process."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+GATEHOUSE = str(Path(sys.executable).with_name("gatehouse"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def readme_example() -> str:
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- curl-example -->\n```sh\n(.*?)```", text, re.S)
+    assert block, "README.md lost its marked curl example"
+    return block.group(1)
+
+
+def wait_until_serving(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"gatehouse demo exited: {process.stdout.read()}")
+        try:
+            if requests.get(url, timeout=1).ok:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    pytest.fail("gatehouse demo did not start serving")
+
+
+@pytest.fixture
+def demo_server(tmp_path):
+    port, sandbox_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
+    env.update(GATEHOUSE_DEMO="1", GATEHOUSE_INSTANCE_PATH=str(tmp_path / "instance"))
+    process = subprocess.Popen(
+        [GATEHOUSE, "demo", "--port", str(port), "--sandbox-port", str(sandbox_port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/readyz", process)
+        wait_until_serving(f"http://127.0.0.1:{sandbox_port}/_sandbox/requests", process)
+        yield tmp_path, port, sandbox_port
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def test_readme_curl_example_works_against_the_demo(demo_server):
+    workdir, port, sandbox_port = demo_server
+    script = readme_example().replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    member = json.loads(result.stdout)
+    assert member["email_address"] == "ada@example.com"
+    assert member["status"] == "subscribed"
+    received = requests.get(f"http://127.0.0.1:{sandbox_port}/_sandbox/requests", timeout=5).json()
+    assert [r["path"] for r in received] == ["/mailchimp/3.0/lists/a1b2c3d4e5/members"]

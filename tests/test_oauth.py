@@ -8,9 +8,10 @@ import requests
 from cryptography.fernet import Fernet
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from gateway.app import create_app
+from gateway.audit.models import ExchangeRecord
 from gateway.db import db
 from gateway.oauth.models import SigningKey
 from tests.conftest import apply, demo_document, get_token, serve
@@ -100,6 +101,13 @@ def test_revoked_token_is_inactive_and_refused_by_the_proxy(app, gateway, demo):
     assert response.status_code == 401
     assert response.json()["reasons"][0]["message"] == "the access token has been revoked"
     assert response.headers["Gatehouse-Decision"] == "deny"
+    with app.app_context():
+        refused = db.session.scalar(
+            select(ExchangeRecord).where(
+                ExchangeRecord.request_id == response.headers["X-Request-Id"]
+            )
+        )
+    assert (refused.status, refused.decision, refused.client_id) == (401, "deny", None)
     fresh = get_token(gateway, demo)
     assert requests.get(
         f"{gateway}/proxy/mailchimp/ping", headers={"Authorization": f"Bearer {fresh}"}, timeout=10

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from werkzeug.serving import run_simple
+from werkzeug.serving import make_server
 
 from connectors.sandbox import create_sandbox_app
 
@@ -18,7 +18,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=9001)
     args = parser.parse_args()
     keys = {vendor: os.environ[variable] for vendor, variable in DEFAULT_KEYS.items()}
-    run_simple(args.host, args.port, create_sandbox_app(keys), threaded=True)
+    server = make_server(args.host, args.port, create_sandbox_app(keys), threaded=True)
+    print(f"sandbox vendors on http://{args.host}:{args.port} ({', '.join(keys)})", flush=True)
+    server.serve_forever()
 
 
 if __name__ == "__main__":

@@ -61,6 +61,8 @@ class Tool(Base):
     credentials_encrypted: Mapped[str | None] = mapped_column(Text)
     #: Where each credential came from (``from-env:NAME``), so export can write it back.
     credential_sources: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: For the ``generic`` connector: the auth and operations IT declared for this tool.
+    inline_spec: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from catalog.models import Grant, Tool
-from connectors.registry import ConnectorSpec, SpecError, load_spec
+from connectors.registry import GENERIC, SpecError, load_spec, parse_inline_spec
+from connectors.spec import ConnectorSpec
 from policies.facts import GrantFacts, ToolFacts
 
 logger = logging.getLogger(__name__)
@@ -44,11 +46,11 @@ class CatalogSnapshot:
 
 
 def build_catalog_snapshot(
-    session: Session, decrypt_credentials: Callable[[str], dict]
+    session: Session, decrypt_credentials: Callable[[str], dict], spec_folders: tuple[Path, ...]
 ) -> CatalogSnapshot:
-    specs = _SpecCache()
+    specs = _SpecCache(spec_folders)
     tools = {
-        tool.slug: _tool_view(tool, specs.get(tool.connector), decrypt_credentials)
+        tool.slug: _tool_view(tool, specs.for_tool(tool), decrypt_credentials)
         for tool in session.scalars(select(Tool))
     }
     query = select(Grant).options(joinedload(Grant.department), joinedload(Grant.tool))
@@ -85,16 +87,30 @@ def _tool_view(
 
 
 class _SpecCache:
-    """Each connector spec loaded once per snapshot, failures logged once."""
+    """Each connector spec loaded once per snapshot; a broken one is logged, not fatal."""
 
-    def __init__(self) -> None:
+    def __init__(self, folders: tuple[Path, ...]) -> None:
+        self._folders = folders
         self._specs: dict[str, ConnectorSpec | None] = {}
 
-    def get(self, connector: str) -> ConnectorSpec | None:
-        if connector not in self._specs:
-            try:
-                self._specs[connector] = load_spec(connector)
-            except SpecError:
-                logger.exception("connector %r cannot be loaded; its tools are unusable", connector)
-                self._specs[connector] = None
-        return self._specs[connector]
+    def for_tool(self, tool: Tool) -> ConnectorSpec | None:
+        if tool.connector == GENERIC:
+            return _logged_failure(
+                lambda: parse_inline_spec(
+                    tool.inline_spec or {}, tool.name, tool.base_url or "", f"tool {tool.slug}"
+                ),
+                f"the generic spec of tool {tool.slug!r}",
+            )
+        if tool.connector not in self._specs:
+            self._specs[tool.connector] = _logged_failure(
+                lambda: load_spec(tool.connector, self._folders), f"connector {tool.connector!r}"
+            )
+        return self._specs[tool.connector]
+
+
+def _logged_failure(load: Callable[[], ConnectorSpec], what: str) -> ConnectorSpec | None:
+    try:
+        return load()
+    except SpecError:
+        logger.exception("%s cannot be loaded; its tools are unusable", what)
+        return None

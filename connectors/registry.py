@@ -1,9 +1,15 @@
-"""Loading connector specs from ``connectors/specs`` and checking them against the meta-schema."""
+"""Loading connector specs from folders, checking them, and noticing when they change.
+
+A spec must match the meta-schema (``spec.schema.json``), use only fideslang data
+categories and data uses, and hold valid JSON Schemas for bodies. The shipped specs
+live in ``connectors/specs``; operators may add folders of their own. The folders'
+fingerprint (names, sizes, modification times) tells the gateway to reload.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
@@ -11,27 +17,23 @@ import jsonschema
 import yaml
 
 from connectors.auth import AuthStrategy
+from connectors.spec import (
+    ConnectorSpec,
+    Operation,
+    SubjectLocation,
+    TokenLocation,
+    template_params,
+)
+from connectors.vocabulary import data_categories, data_uses
 
 SPECS_DIR = Path(__file__).parent / "specs"
 META_SCHEMA_PATH = Path(__file__).parent / "spec.schema.json"
+#: The connector of tools whose operations IT declares in the catalog itself.
+GENERIC = "generic"
 
 
 class SpecError(ValueError):
-    """A connector spec is missing, unreadable or does not match the meta-schema."""
-
-
-@dataclass(frozen=True)
-class ConnectorSpec:
-    vendor: str
-    name: str
-    base_url: str
-    credential_fields: frozenset[str]
-    auth: AuthStrategy
-
-    @property
-    def base_url_needs_account(self) -> bool:
-        """True when the default base URL has account-specific parts like ``{dc}``."""
-        return "{" in self.base_url
+    """A connector spec is missing, unreadable or wrong; the message says where."""
 
 
 @cache
@@ -39,31 +41,134 @@ def _meta_validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(json.loads(META_SCHEMA_PATH.read_text()))
 
 
-def parse_spec(document: dict, source: str) -> ConnectorSpec:
-    errors = sorted(_meta_validator().iter_errors(document), key=lambda e: list(e.path))
-    if errors:
-        lines = [f"  {'/'.join(map(str, e.path)) or '(top)'}: {e.message}" for e in errors]
-        raise SpecError(f"{source} does not match the connector meta-schema:\n" + "\n".join(lines))
+def parse_spec(document: object, source: str) -> ConnectorSpec:
+    problems = _problems(document)
+    if problems:
+        raise SpecError(f"{source} is not a valid connector spec:\n" + "\n".join(problems))
     auth = AuthStrategy.from_spec(document["auth"])
-    undeclared = auth.credential_fields() - set(document["credentials"])
-    if undeclared:
-        raise SpecError(f"{source}: auth uses undeclared credentials {sorted(undeclared)}")
+    operations = sorted(
+        (_operation(entry) for entry in document["operations"]),
+        key=lambda operation: -operation.specificity,
+    )
     return ConnectorSpec(
         vendor=document["vendor"],
         name=document["name"],
         base_url=document["base_url"],
         credential_fields=frozenset(document["credentials"]),
         auth=auth,
+        app_token=tuple(TokenLocation(**entry) for entry in document.get("app_token", []))
+        or (TokenLocation("bearer"),),
+        operations=tuple(operations),
+        docs=document.get("docs", ""),
     )
 
 
-def load_spec(vendor: str, specs_dir: Path = SPECS_DIR) -> ConnectorSpec:
-    path = specs_dir / f"{vendor}.yaml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in specs_dir.glob("*.yaml")))
-        raise SpecError(f"no connector {vendor!r} (known: {known})")
+def _problems(document: object) -> list[str]:
+    errors = sorted(_meta_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
+    if errors:
+        return [f"  {_location(e.absolute_path)}: {e.message}" for e in errors]
+    problems = []
+    undeclared = AuthStrategy.from_spec(document["auth"]).credential_fields() - set(
+        document["credentials"]
+    )
+    if undeclared:
+        problems.append(f"  /auth: uses undeclared credentials {sorted(undeclared)}")
+    seen: set[str] = set()
+    for index, entry in enumerate(document["operations"]):
+        problems += _operation_problems(entry, f"/operations/{index}", seen)
+    return problems
+
+
+def _operation_problems(entry: dict, where: str, seen: set[str]) -> list[str]:
+    problems = []
+    if entry["id"] in seen:
+        problems.append(f"  {where}/id: {entry['id']!r} is declared twice")
+    seen.add(entry["id"])
+    if entry["default_purpose"] not in data_uses():
+        problems.append(
+            f"  {where}/default_purpose: {entry['default_purpose']!r} is not a fideslang data use"
+        )
+    for pointer, category in entry.get("data_categories", {}).items():
+        if category not in data_categories():
+            problems.append(
+                f"  {where}/data_categories/{pointer}: {category!r} is not a fideslang "
+                "data category"
+            )
+    params = template_params(entry["path"])
+    for position, subject in enumerate(entry.get("subjects", [])):
+        if subject.get("path_param") and subject["path_param"] not in params:
+            problems.append(
+                f"  {where}/subjects/{position}/path_param: {subject['path_param']!r} is not "
+                f"in the path {entry['path']}"
+            )
+    for part in ("body", "query"):
+        try:
+            jsonschema.Draft202012Validator.check_schema(entry.get(part, {}))
+        except jsonschema.SchemaError as exc:
+            problems.append(f"  {where}/{part}: not a valid JSON Schema: {exc.message}")
+    return problems
+
+
+def _operation(entry: dict) -> Operation:
+    return Operation(
+        id=entry["id"],
+        method=entry["method"],
+        path=entry["path"],
+        default_purpose=entry["default_purpose"],
+        summary=entry.get("summary", ""),
+        data_categories=dict(entry.get("data_categories", {})),
+        subjects=tuple(SubjectLocation(**subject) for subject in entry.get("subjects", [])),
+        idempotent=entry.get("idempotent", entry["method"] in {"GET", "PUT", "DELETE"}),
+        erases=entry.get("erases", False),
+        unsubscribes=entry.get("unsubscribes", False),
+        body_validator=_validator(entry.get("body")),
+        query_validator=_validator(entry.get("query")),
+    )
+
+
+def _validator(schema: dict | None) -> jsonschema.Draft202012Validator | None:
+    if schema is None:
+        return None
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def spec_files(folders: Iterable[Path]) -> dict[str, Path]:
+    """Each vendor's spec file; a later folder's file replaces an earlier one's."""
+    return {path.stem: path for folder in folders for path in sorted(folder.glob("*.yaml"))}
+
+
+def load_spec_file(path: Path) -> ConnectorSpec:
     try:
         document = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path.name} is not valid YAML: {exc}") from exc
-    return parse_spec(document, path.name)
+    except (OSError, yaml.YAMLError) as exc:
+        raise SpecError(f"{path.name} cannot be read: {exc}") from exc
+    spec = parse_spec(document, path.name)
+    if spec.vendor != path.stem:
+        raise SpecError(f"{path.name}: vendor {spec.vendor!r} must match the file name")
+    return spec
+
+
+def load_spec(vendor: str, folders: Iterable[Path] = (SPECS_DIR,)) -> ConnectorSpec:
+    files = spec_files(folders)
+    if vendor not in files:
+        known = ", ".join(sorted([*files, GENERIC]))
+        raise SpecError(f"no connector {vendor!r} (known: {known})")
+    return load_spec_file(files[vendor])
+
+
+def parse_inline_spec(inline: dict, name: str, base_url: str, source: str) -> ConnectorSpec:
+    """The spec of a ``generic`` tool, declared in its catalog entry."""
+    return parse_spec({"vendor": GENERIC, "name": name, "base_url": base_url, **inline}, source)
+
+
+def fingerprint(folders: Iterable[Path]) -> tuple:
+    """Changes whenever a spec file is added, removed or modified."""
+    files = spec_files(folders)
+    return tuple(
+        (vendor, path.stat().st_mtime_ns, path.stat().st_size)
+        for vendor, path in sorted(files.items())
+    )
+
+
+def _location(path) -> str:
+    return "/" + "/".join(str(part) for part in path) if path else "(top)"

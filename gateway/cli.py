@@ -86,7 +86,10 @@ def apply_command(file, as_json: bool) -> None:
     except yaml.YAMLError as exc:
         raise click.ClickException(f"{file.name} is not valid YAML: {exc}") from exc
     try:
-        report = apply_document(db.session, document, vault_of(current_app))
+        config = current_app.extensions["gatehouse.config"]
+        report = apply_document(
+            db.session, document, vault_of(current_app), spec_folders=config.connector_folders
+        )
     except CatalogError as exc:
         raise click.ClickException(str(exc)) from exc
     db.session.commit()

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+from connectors.registry import SPECS_DIR
+
 PREFIX = "GATEHOUSE_"
 SECRET_NAMES = ("SECRET_KEY", "ENCRYPTION_KEYS", "SUBJECT_PEPPER")
 
@@ -41,6 +43,8 @@ class Config:
     max_body_bytes: int = 1_048_576
     snapshot_max_age: float = 1.0
     log_level: str = "INFO"
+    #: Folders of connector specs, later ones overriding earlier ones.
+    connector_folders: tuple[Path, ...] = (SPECS_DIR,)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Config:
@@ -66,6 +70,7 @@ class Config:
             max_body_bytes=env.integer("MAX_BODY_BYTES", cls.max_body_bytes, low=1024),
             snapshot_max_age=env.number("SNAPSHOT_MAX_AGE", cls.snapshot_max_age, low=0),
             log_level=env.text("LOG_LEVEL", cls.log_level).upper(),
+            connector_folders=(SPECS_DIR, *env.folders("CONNECTORS_PATH")),
         )
 
     def with_overrides(self, **changes) -> Config:
@@ -145,6 +150,14 @@ class _Env:
             bounds = f"at least {low}" if high is None else f"between {low} and {high}"
             raise ConfigError(f"{PREFIX}{name} must be {bounds}, not {raw}")
         return value
+
+    def folders(self, name: str) -> list[Path]:
+        raw = self.environ.get(PREFIX + name, "")
+        folders = [Path(part) for part in raw.split(os.pathsep) if part]
+        missing = [str(folder) for folder in folders if not folder.is_dir()]
+        if missing:
+            raise ConfigError(f"{PREFIX}{name}: not a folder: {', '.join(missing)}")
+        return folders
 
     def secrets(self) -> dict[str, str]:
         missing = [PREFIX + name for name in SECRET_NAMES if not self.environ.get(PREFIX + name)]

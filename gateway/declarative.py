@@ -22,7 +22,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog.models import Department, Grant, GrantMode, Tool, ToolStatus, TransferBasis
-from connectors.registry import SpecError, load_spec
+from connectors.registry import (
+    GENERIC,
+    SPECS_DIR,
+    SpecError,
+    load_spec,
+    parse_inline_spec,
+)
+from connectors.spec import ConnectorSpec
 from gateway.oauth.clients import ClientError, register_client
 from gateway.oauth.models import Client
 from gateway.vault import Vault
@@ -64,10 +71,14 @@ def validate_document(document: object) -> dict:
 
 
 def apply_document(
-    session: Session, document: object, vault: Vault, environ: Mapping[str, str] = os.environ
+    session: Session,
+    document: object,
+    vault: Vault,
+    environ: Mapping[str, str] = os.environ,
+    spec_folders: tuple[Path, ...] = (SPECS_DIR,),
 ) -> ApplyReport:
     document = validate_document(document)
-    applier = _Applier(session, vault, environ)
+    applier = _Applier(session, vault, environ, spec_folders)
     for entry in document.get("departments", []):
         applier.department(entry["slug"], entry.get("name"))
     for position, entry in enumerate(document.get("tools", [])):
@@ -107,6 +118,7 @@ def _export_tool(tool: Tool) -> dict:
         "transfer_basis": tool.transfer_basis.value if tool.transfer_basis else None,
         "review_due": tool.review_due.isoformat() if tool.review_due else None,
         "credentials": dict(tool.credential_sources) or None,
+        "spec": tool.inline_spec,
     }
     return {key: value for key, value in entry.items() if value is not None}
 
@@ -124,10 +136,17 @@ def _export_grant(grant: Grant) -> dict:
 
 
 class _Applier:
-    def __init__(self, session: Session, vault: Vault, environ: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        session: Session,
+        vault: Vault,
+        environ: Mapping[str, str],
+        spec_folders: tuple[Path, ...],
+    ) -> None:
         self.session = session
         self.vault = vault
         self.environ = environ
+        self.spec_folders = spec_folders
         self.report = ApplyReport()
 
     def department(self, slug: str, name: str | None) -> Department:
@@ -142,10 +161,7 @@ class _Applier:
         return department
 
     def tool(self, entry: dict, where: str) -> None:
-        try:
-            spec = load_spec(entry["connector"])
-        except SpecError as exc:
-            raise CatalogError(f"{where}/connector: {exc}") from exc
+        spec = self._spec(entry, where)
         if "base_url" not in entry and spec.base_url_needs_account:
             raise CatalogError(
                 f"{where}/base_url: connector {spec.vendor!r} has no fixed base URL "
@@ -168,6 +184,7 @@ class _Applier:
             "review_due": date.fromisoformat(entry["review_due"])
             if "review_due" in entry
             else None,
+            "inline_spec": entry.get("spec"),
         }
         changed = _assign(tool, wanted)
         if "credentials" in entry and self._credentials(tool, entry["credentials"], spec, where):
@@ -210,6 +227,21 @@ class _Applier:
             return
         changed = _assign(client, {"department": department, "scopes": " ".join(scopes)})
         self._note("client", entry["name"], False, changed)
+
+    def _spec(self, entry: dict, where: str) -> ConnectorSpec:
+        generic = entry["connector"] == GENERIC
+        if generic != ("spec" in entry):
+            raise CatalogError(
+                f"{where}/spec: give a spec exactly when the connector is {GENERIC!r}"
+            )
+        try:
+            if generic:
+                if "base_url" not in entry:
+                    raise SpecError("a generic tool needs its base_url")
+                return parse_inline_spec(entry["spec"], entry["name"], entry["base_url"], "spec")
+            return load_spec(entry["connector"], self.spec_folders)
+        except SpecError as exc:
+            raise CatalogError(f"{where}/{'spec' if generic else 'connector'}: {exc}") from exc
 
     def _credentials(self, tool: Tool, given: dict, spec, where: str) -> bool:
         unknown = set(given) - spec.credential_fields

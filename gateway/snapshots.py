@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.snapshot import build_catalog_snapshot
+from connectors.registry import fingerprint as connector_fingerprint
 from gateway.db import db, read_versions
 from gateway.oauth.clients import build_client_views
 from gateway.oauth.revocations import build_revoked_ids
@@ -30,22 +31,29 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class _View:
-    version_name: str
+    version_names: tuple[str, ...]
     build: Callable[[Session], Any]
 
 
 class Snapshots:
-    def __init__(self, sessions: sessionmaker[Session], max_age: float) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        max_age: float,
+        local_versions: Callable[[], dict[str, Any]] = dict,
+    ) -> None:
         self._sessions = sessions
         self._max_age = max_age
+        self._local_versions = local_versions
         self._views: dict[str, _View] = {}
         self._values: dict[str, Any] = {}
-        self._built_at_version: dict[str, int] = {}
+        self._built_at_version: dict[str, tuple] = {}
         self._checked_at = float("-inf")
         self._lock = threading.Lock()
 
-    def register(self, name: str, build: Callable[[Session], Any], version_name: str) -> None:
-        self._views[name] = _View(version_name, build)
+    def register(self, name: str, build: Callable[[Session], Any], *version_names: str) -> None:
+        """Keep view ``name`` built by ``build``, rebuilt when any named version moves."""
+        self._views[name] = _View(version_names, build)
 
     def get(self, name: str) -> Any:
         if time.monotonic() - self._checked_at >= self._max_age or name not in self._values:
@@ -72,9 +80,9 @@ class Snapshots:
 
     def _rebuild_changed(self) -> None:
         with self._sessions() as session:
-            versions = read_versions(session)
+            versions = {**read_versions(session), **self._local_versions()}
             for name, view in self._views.items():
-                version = versions.get(view.version_name, 0)
+                version = tuple(versions.get(version_name) for version_name in view.version_names)
                 if name not in self._values or self._built_at_version[name] != version:
                     self._values[name] = view.build(session)
                     self._built_at_version[name] = version
@@ -87,9 +95,17 @@ def snapshots_of(app: Flask) -> Snapshots:
 def init_app(app: Flask) -> None:
     config = app.extensions["gatehouse.config"]
     vault = vault_of(app)
-    snapshots = Snapshots(db.of(app).sessions, config.snapshot_max_age)
+    folders = config.connector_folders
+    snapshots = Snapshots(
+        db.of(app).sessions,
+        config.snapshot_max_age,
+        lambda: {"connectors": connector_fingerprint(folders)},
+    )
     snapshots.register(
-        "catalog", lambda session: build_catalog_snapshot(session, vault.decrypt_json), "catalog"
+        "catalog",
+        lambda session: build_catalog_snapshot(session, vault.decrypt_json, folders),
+        "catalog",
+        "connectors",
     )
     snapshots.register("clients", build_client_views, "catalog")
     snapshots.register("revocations", build_revoked_ids, "revocations")

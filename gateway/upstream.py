@@ -63,14 +63,29 @@ class UpstreamResponse:
     elapsed: float
 
 
-def upstream_url(base_url: str, path: str, query: str, extra_params: Mapping[str, str]) -> str:
-    """The vendor URL for ``path`` below ``base_url``, or :class:`UnsafePath`."""
+def ensure_safe_path(path: str) -> None:
+    """Refuse a path that could climb out of a base URL or be read two ways."""
     if "\\" in path or any(ord(char) < 0x20 or ord(char) == 0x7F for char in path):
         raise UnsafePath("the path holds a backslash or a control character")
     if path.startswith("/") or _SCHEME.match(path):
         raise UnsafePath("the path is absolute; give it relative to the tool")
     if any(segment in {".", ".."} for segment in path.split("/")):
         raise UnsafePath("the path holds a '.' or '..' segment")
+
+
+def upstream_url(
+    base_url: str,
+    path: str,
+    query: str,
+    extra_params: Mapping[str, str],
+    drop_params: frozenset[str] = frozenset(),
+) -> str:
+    """The vendor URL for ``path`` below ``base_url``, or :class:`UnsafePath`.
+
+    ``extra_params`` (the vendor credential) replace any the app sent by the same name;
+    ``drop_params`` (where the app put its gateway token) are removed.
+    """
+    ensure_safe_path(path)
     base = urlsplit(base_url)
     url = base_url.rstrip("/") + "/" + quote(path, safe=_PATH_SAFE)
     target = urlsplit(url)
@@ -78,21 +93,20 @@ def upstream_url(base_url: str, path: str, query: str, extra_params: Mapping[str
         base.path.rstrip("/")
     ):
         raise UnsafePath("the path leaves the tool's base URL")
-    if extra_params:
-        kept = [
-            (k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k not in extra_params
-        ]
+    if extra_params or drop_params:
+        removed = drop_params | set(extra_params)
+        kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k not in removed]
         query = urlencode([*kept, *extra_params.items()])
     return f"{url}?{query}" if query else url
 
 
-def forwarded_request_headers(headers: Mapping[str, str]) -> dict[str, str]:
+def forwarded_request_headers(
+    headers: Mapping[str, str], also_drop: frozenset[str] = frozenset()
+) -> dict[str, str]:
+    """The app's headers that may reach the vendor; ``also_drop`` are lower-case names."""
     named_by_connection = _connection_tokens(headers.get("Connection", ""))
-    return {
-        name: value
-        for name, value in headers.items()
-        if name.lower() not in HOP_BY_HOP | NOT_FORWARDED | named_by_connection
-    }
+    dropped = HOP_BY_HOP | NOT_FORWARDED | also_drop | named_by_connection
+    return {name: value for name, value in headers.items() if name.lower() not in dropped}
 
 
 def returned_response_headers(headers: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -133,20 +147,13 @@ class UpstreamPool:
             )
             with response:
                 content = response.raw.read(decode_content=False)
-        except requests.Timeout as exc:
-            raise UpstreamFailure(
-                504,
-                "upstream-timeout",
-                "the tool did not answer in time",
-                time.perf_counter() - started,
-            ) from exc
         except requests.RequestException as exc:
-            raise UpstreamFailure(
-                502,
-                "upstream-unreachable",
-                "the tool could not be reached",
-                time.perf_counter() - started,
-            ) from exc
+            status, slug, detail = (
+                (504, "upstream-timeout", "the tool did not answer in time")
+                if isinstance(exc, requests.Timeout)
+                else (502, "upstream-unreachable", "the tool could not be reached")
+            )
+            raise UpstreamFailure(status, slug, detail, time.perf_counter() - started) from exc
         return UpstreamResponse(
             status=response.status_code,
             headers=returned_response_headers(response.headers),

@@ -10,6 +10,10 @@ from connectors.auth import AuthStrategy, CredentialMissing
 from connectors.registry import SpecError, load_spec, parse_spec
 
 
+def no_oauth(strategy, credentials):
+    raise AssertionError("only the OAuth strategy asks for a vendor token")
+
+
 def test_shipped_mailchimp_spec_loads():
     spec = load_spec("mailchimp")
     assert spec.credential_fields == {"api_key"}
@@ -30,6 +34,7 @@ def test_spec_not_matching_the_meta_schema_is_refused():
                 "base_url": "https://x",
                 "credentials": {},
                 "auth": {"type": "magic"},
+                "operations": [],
             },
             "x.yaml",
         )
@@ -44,6 +49,7 @@ def test_auth_using_an_undeclared_credential_is_refused():
                 "base_url": "https://x",
                 "credentials": {},
                 "auth": {"type": "bearer", "value": "{token}"},
+                "operations": [],
             },
             "x.yaml",
         )
@@ -64,10 +70,10 @@ def test_auth_using_an_undeclared_credential_is_refused():
 )
 def test_strategies_place_the_credential(strategy, headers, params):
     got_headers, got_params = {}, {}
-    AuthStrategy.from_spec(strategy).apply({"token": "T"}, got_headers, got_params)
+    AuthStrategy.from_spec(strategy).apply({"token": "T"}, got_headers, got_params, no_oauth)
     assert (got_headers, got_params) == (headers, params)
 
 
 def test_missing_credential_is_reported():
     with pytest.raises(CredentialMissing):
-        AuthStrategy.from_spec({"type": "bearer", "value": "{token}"}).apply({}, {}, {})
+        AuthStrategy.from_spec({"type": "bearer", "value": "{token}"}).apply({}, {}, {}, no_oauth)

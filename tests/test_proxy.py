@@ -193,18 +193,42 @@ def test_body_over_the_limit_is_413(app, gateway, sandbox, demo):
     assert sandbox_requests(sandbox) == []
 
 
+def generic_tool(base_url: str) -> dict:
+    """A tool on the generic connector, declaring the recording upstream's paths."""
+    return {
+        "slug": "echo",
+        "name": "Echo",
+        "connector": "generic",
+        "base_url": base_url,
+        "status": "approved",
+        "credentials": {"token": "vendor-token"},
+        "spec": {
+            "credentials": {"token": {"description": "API token"}},
+            "auth": {"type": "bearer", "value": "{token}"},
+            "operations": [
+                {"id": name, "method": "GET", "path": f"/{name}", "default_purpose": "analytics"}
+                for name in ("redirect", "hop", "slow", "x")
+            ],
+        },
+    }
+
+
+def echo_document(base_url: str) -> dict:
+    document = demo_document(base_url)
+    document["tools"] = [generic_tool(base_url)]
+    document["grants"][0]["tool"] = "echo"
+    return document
+
+
 @pytest.fixture
 def upstream_tool(app, upstream):
-    document = demo_document(upstream.url)
-    document["tools"][0]["base_url"] = upstream.url + "/api"
-    report = apply(app, document, {"MC_KEY": "k"})
-    return report.new_clients[0]
+    return apply(app, echo_document(upstream.url + "/api")).new_clients[0]
 
 
 def test_redirects_are_returned_not_followed(gateway, upstream, upstream_tool):
     token = get_token(gateway, upstream_tool)
     response = requests.get(
-        gateway + "/proxy/mailchimp/redirect",
+        gateway + "/proxy/echo/redirect",
         headers={"Authorization": f"Bearer {token}"},
         allow_redirects=False,
         timeout=10,
@@ -216,7 +240,7 @@ def test_redirects_are_returned_not_followed(gateway, upstream, upstream_tool):
 def test_hop_by_hop_headers_are_dropped_both_ways(gateway, upstream, upstream_tool):
     token = get_token(gateway, upstream_tool)
     response = requests.get(
-        gateway + "/proxy/mailchimp/hop",
+        gateway + "/proxy/echo/hop",
         headers={
             "Authorization": f"Bearer {token}",
             "Connection": "keep-alive, X-App-Hop",
@@ -239,13 +263,12 @@ def test_hop_by_hop_headers_are_dropped_both_ways(gateway, upstream, upstream_to
 def test_slow_vendor_gives_504_and_unreachable_vendor_502(app, gateway, upstream, upstream_tool):
     token = get_token(gateway, upstream_tool)
     headers = {"Authorization": f"Bearer {token}"}
-    response = requests.get(gateway + "/proxy/mailchimp/slow", headers=headers, timeout=10)
+    response = requests.get(gateway + "/proxy/echo/slow", headers=headers, timeout=10)
     assert_problem(response, 504, "upstream-timeout")
     assert response.headers["Gatehouse-Decision"] == "allow"
 
-    document = demo_document("http://127.0.0.1:9")  # the discard port: nothing listens
-    apply(app, document, {"MC_KEY": "k"})
-    response = requests.get(gateway + "/proxy/mailchimp/x", headers=headers, timeout=10)
+    apply(app, echo_document("http://127.0.0.1:9"))  # the discard port: nothing listens
+    response = requests.get(gateway + "/proxy/echo/x", headers=headers, timeout=10)
     assert_problem(response, 502, "upstream-unreachable")
     outcomes = [(r.status, r.error, r.outcome.value) for r in records(app)]
     assert outcomes == [

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.audit.models import ExchangeRecord, Outcome
+from gateway.audit.models import ExchangeRecord, ExchangeSubject, Outcome
 from gateway.db import utcnow
 from policies.decision import Decision
 
@@ -38,6 +38,12 @@ class ExchangeDraft:
     client_id: str | None = None
     department: str | None = None
     tool: str | None = None
+    operation: str | None = None
+    purpose: str | None = None
+    data_categories: list[str] = field(default_factory=list)
+    subject_count: int = 0
+    #: Keyed hashes of the subjects whose data is sent; stored beside the record.
+    subject_keys: list[str] = field(default_factory=list)
     bytes_in: int = 0
 
 
@@ -78,8 +84,9 @@ class ExchangeLog:
     def _insert(
         self, draft: ExchangeDraft, decision: Decision, outcome: Outcome, result: Result | None
     ) -> int:
+        facts = {name: value for name, value in vars(draft).items() if name != "subject_keys"}
         record = ExchangeRecord(
-            **vars(draft),
+            **facts,
             decision=decision.verdict.value,
             reasons=[reason.as_dict() for reason in decision.reasons],
             policy_version=decision.policy_version,
@@ -93,6 +100,10 @@ class ExchangeLog:
             with self._sessions.begin() as session:
                 session.add(record)
                 session.flush()
+                session.add_all(
+                    ExchangeSubject(exchange_seq=record.seq, subject_key=key)
+                    for key in sorted(set(draft.subject_keys))
+                )
                 return record.seq
         except SQLAlchemyError as exc:
             logger.exception("could not record exchange %s", draft.request_id)

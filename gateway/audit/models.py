@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Integer, String
+from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import Base, BigIntKey, UTCDateTime, enum_by_value
@@ -30,8 +30,12 @@ class ExchangeRecord(Base):
     client_id: Mapped[str | None] = mapped_column(String(64))
     department: Mapped[str | None] = mapped_column(String(64))
     tool: Mapped[str | None] = mapped_column(String(64), index=True)
+    operation: Mapped[str | None] = mapped_column(String(64))
     method: Mapped[str] = mapped_column(String(10))
     path: Mapped[str] = mapped_column(String(2048))
+    purpose: Mapped[str | None] = mapped_column(String(100))
+    data_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    subject_count: Mapped[int] = mapped_column(Integer, default=0)
     decision: Mapped[str] = mapped_column(String(10))
     reasons: Mapped[list[dict]] = mapped_column(JSON, default=list)
     policy_version: Mapped[str | None] = mapped_column(String(64))
@@ -44,3 +48,18 @@ class ExchangeRecord(Base):
     bytes_in: Mapped[int] = mapped_column(Integer, default=0)
     bytes_out: Mapped[int | None] = mapped_column(Integer)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ExchangeSubject(Base):
+    """One data subject (as a keyed hash) whose data an exchange carried.
+
+    A table of its own, indexed by key, answers "which tools got this person's data"
+    without scanning the log.
+    """
+
+    __tablename__ = "exchange_subjects"
+
+    exchange_seq: Mapped[int] = mapped_column(
+        BigIntKey, ForeignKey("exchanges.seq", ondelete="CASCADE"), primary_key=True
+    )
+    subject_key: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)

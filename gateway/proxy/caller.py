@@ -1,4 +1,8 @@
-"""Who is calling: the app's access token, verified locally, and its registered client."""
+"""Who is calling: the app's access token, verified locally, and its registered client.
+
+The token is looked for where the vendor's SDK puts its own key (the spec's
+``app_token`` locations), so an app keeps its SDK and changes only base URL and key.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,15 @@ from dataclasses import dataclass
 
 from flask import Request
 
+from connectors.spec import TokenLocation
 from gateway.errors import Problem
 from gateway.oauth.clients import ClientView
 from gateway.oauth.tokens import AccessToken, AccessTokenVerifier, InvalidAccessToken
 from gateway.proxy.refusal import refusal
 
 PROXY_SCOPE = "proxy"
+DEFAULT_LOCATIONS = (TokenLocation("bearer"),)
+_CHALLENGE = 'Bearer realm="gatehouse"'
 
 
 @dataclass(frozen=True)
@@ -22,18 +29,21 @@ class Caller:
 
 
 def identify_caller(
-    request: Request, verifier: AccessTokenVerifier, clients: Mapping[str, ClientView]
+    request: Request,
+    verifier: AccessTokenVerifier,
+    clients: Mapping[str, ClientView],
+    locations: tuple[TokenLocation, ...] = DEFAULT_LOCATIONS,
 ) -> Caller:
-    token_string = _bearer_token(request)
+    token_string = _find_token(request, locations)
     try:
         token = verifier.authenticate(token_string)
     except InvalidAccessToken as exc:
-        raise _unauthenticated(str(exc), 'Bearer realm="gatehouse", error="invalid_token"') from exc
+        raise _unauthenticated(str(exc), f'{_CHALLENGE}, error="invalid_token"') from exc
     client = clients.get(token.client_id)
     if client is None or not client.active:
         raise _unauthenticated(
             "the app this token was issued to is disabled or removed",
-            'Bearer realm="gatehouse", error="invalid_token"',
+            f'{_CHALLENGE}, error="invalid_token"',
         )
     if PROXY_SCOPE not in token.scopes:
         raise refusal(
@@ -43,21 +53,21 @@ def identify_caller(
             "authentication",
             f"the access token lacks the {PROXY_SCOPE!r} scope",
             {
-                "WWW-Authenticate": f'Bearer realm="gatehouse", error="insufficient_scope", '
-                f'scope="{PROXY_SCOPE}"'
+                "WWW-Authenticate": (
+                    f'{_CHALLENGE}, error="insufficient_scope", scope="{PROXY_SCOPE}"'
+                )
             },
         )
     return Caller(token, client)
 
 
-def _bearer_token(request: Request) -> str:
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not credentials.strip():
-        raise _unauthenticated(
-            "send the gateway's access token as 'Authorization: Bearer <token>'",
-            'Bearer realm="gatehouse"',
-        )
-    return credentials.strip()
+def _find_token(request: Request, locations: tuple[TokenLocation, ...]) -> str:
+    for location in locations:
+        token = location.read(request.headers, request.args)
+        if token:
+            return token
+    where = " or ".join(location.describe() for location in locations)
+    raise _unauthenticated(f"send the gateway's access token in {where}", _CHALLENGE)
 
 
 def _unauthenticated(message: str, challenge: str) -> Problem:

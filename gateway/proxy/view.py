@@ -11,23 +11,25 @@ import time
 from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, g, request
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from catalog.snapshot import CatalogSnapshot, ToolView
 from connectors.auth import CredentialMissing
+from connectors.vendor_tokens import VendorAuthError, VendorTokens
 from gateway.audit.log import AuditUnavailable, ExchangeDraft, ExchangeLog, Result
 from gateway.db import db, utcnow
 from gateway.errors import Problem
 from gateway.metrics import observe_exchange
 from gateway.oauth.server import oauth_of
 from gateway.oauth.tokens import AccessTokenVerifier
-from gateway.proxy.caller import identify_caller
+from gateway.proxy.caller import DEFAULT_LOCATIONS, identify_caller
+from gateway.proxy.inspection import Inspection, inspect_call
 from gateway.proxy.refusal import decision_of, refusal
 from gateway.snapshots import Snapshots, snapshots_of
 from gateway.upstream import (
     UnsafePath,
     UpstreamFailure,
     UpstreamPool,
+    ensure_safe_path,
     forwarded_request_headers,
     upstream_url,
 )
@@ -45,6 +47,8 @@ class ProxyServices:
     verifier: AccessTokenVerifier
     log: ExchangeLog
     upstream: UpstreamPool
+    vendor_tokens: VendorTokens
+    pepper: bytes
 
     @classmethod
     def attach(cls, app: Flask) -> None:
@@ -58,6 +62,10 @@ class ProxyServices:
                 config.upstream_read_timeout,
                 config.upstream_pool_size,
             ),
+            vendor_tokens=VendorTokens(
+                (config.upstream_connect_timeout, config.upstream_read_timeout)
+            ),
+            pepper=config.subject_pepper.encode(),
         )
 
 
@@ -93,11 +101,18 @@ def proxy(tool_slug: str, upstream_path: str = "") -> Response:
 
 
 def _plan(services: ProxyServices, draft: ExchangeDraft, slug: str, path: str) -> Plan:
-    caller = identify_caller(request, services.verifier, services.snapshots.get("clients"))
+    catalog: CatalogSnapshot = services.snapshots.get("catalog")
+    tool = catalog.tools.get(slug)
+    locations = tool.spec.app_token if tool and tool.spec else DEFAULT_LOCATIONS
+    caller = identify_caller(
+        request, services.verifier, services.snapshots.get("clients"), locations
+    )
     draft.client_id = caller.client.client_id
     draft.department = caller.client.department
-    catalog: CatalogSnapshot = services.snapshots.get("catalog")
-    tool = _resolve_tool(catalog, slug)
+    tool = _usable_tool(tool, slug)
+    _refuse_unsafe(path)  # before matching: "{list_id}" would match ".."
+    inspection = inspect_call(request, tool, path, services.pepper)
+    _note_inspection(draft, inspection)
     decision = decide(
         ExchangeFacts(
             client_id=caller.client.client_id,
@@ -115,14 +130,20 @@ def _plan(services: ProxyServices, draft: ExchangeDraft, slug: str, path: str) -
             "; ".join(reason.message for reason in decision.reasons),
             reasons=[reason.as_dict() for reason in decision.reasons],
         )
-    headers, url = _outgoing(tool, path)
-    body = _read_body()
-    draft.bytes_in = len(body)
-    return Plan(tool, url, headers, body, decision)
+    headers, url = _outgoing(services, tool, path)
+    return Plan(tool, url, headers, inspection.body, decision)
 
 
-def _resolve_tool(catalog: CatalogSnapshot, slug: str) -> ToolView:
-    tool = catalog.tools.get(slug)
+def _note_inspection(draft: ExchangeDraft, inspection: Inspection) -> None:
+    draft.operation = inspection.operation.id
+    draft.purpose = inspection.purpose
+    draft.bytes_in = len(inspection.body)
+    draft.data_categories = sorted(inspection.classification.categories)
+    draft.subject_count = len(inspection.subject_keys)
+    draft.subject_keys = [key for key in inspection.subject_keys if key is not None]
+
+
+def _usable_tool(tool: ToolView | None, slug: str) -> ToolView:
     if tool is None:
         raise refusal(
             404, "unknown-tool", "Unknown tool", "catalog", f"no tool {slug!r} in the catalog"
@@ -138,12 +159,34 @@ def _resolve_tool(catalog: CatalogSnapshot, slug: str) -> ToolView:
     return tool
 
 
-def _outgoing(tool: ToolView, path: str) -> tuple[dict[str, str], str]:
-    headers = forwarded_request_headers(request.headers)
+def _refuse_unsafe(path: str) -> None:
+    try:
+        ensure_safe_path(path)
+    except UnsafePath as exc:
+        raise refusal(
+            400, "unsafe-path", "Unsafe upstream path", "upstream_path", str(exc)
+        ) from exc
+
+
+def _outgoing(services: ProxyServices, tool: ToolView, path: str) -> tuple[dict[str, str], str]:
+    """Headers and URL for the vendor: the app's token out, the vendor credential in."""
+    spec = tool.spec
+    app_headers = frozenset(loc.name.lower() for loc in spec.app_token if loc.kind == "header")
+    app_params = frozenset(loc.name for loc in spec.app_token if loc.kind == "query")
+    headers = forwarded_request_headers(request.headers, app_headers)
     params: dict[str, str] = {}
     try:
-        tool.spec.auth.apply(tool.credentials, headers, params)
-        url = upstream_url(tool.base_url, path, request.query_string.decode("latin-1"), params)
+        spec.auth.apply(
+            tool.credentials,
+            headers,
+            params,
+            lambda strategy, credentials: services.vendor_tokens.token(
+                strategy, credentials, tool.base_url
+            ),
+        )
+        url = upstream_url(
+            tool.base_url, path, request.query_string.decode("latin-1"), params, app_params
+        )
     except UnsafePath as exc:
         raise refusal(
             400, "unsafe-path", "Unsafe upstream path", "upstream_path", str(exc)
@@ -156,21 +199,11 @@ def _outgoing(tool: ToolView, path: str) -> tuple[dict[str, str], str]:
             "catalog",
             f"tool {tool.slug!r} has no stored credential {exc.args[0]!r}",
         ) from exc
-    return headers, url
-
-
-def _read_body() -> bytes:
-    try:
-        return request.get_data(cache=False)
-    except RequestEntityTooLarge as exc:
-        limit = current_app.config["MAX_CONTENT_LENGTH"]
+    except VendorAuthError as exc:
         raise refusal(
-            413,
-            "body-too-large",
-            "Body too large",
-            "request_size",
-            f"the request body exceeds {limit} bytes",
+            502, "vendor-auth-failed", "Vendor authentication failed", "vendor_auth", str(exc)
         ) from exc
+    return headers, url
 
 
 def _forward(services: ProxyServices, draft: ExchangeDraft, plan: Plan, started: float) -> Response:

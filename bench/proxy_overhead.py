@@ -23,7 +23,7 @@ from pathlib import Path
 
 import requests
 
-from gateway.demo import SANDBOX_MAILCHIMP_KEY
+from connectors.sandbox.vendors.mailchimp import CREDENTIALS as MAILCHIMP
 
 
 def free_port() -> int:
@@ -90,7 +90,7 @@ def main() -> None:
             timeout=10,
         ).json()["access_token"]
         direct, governed = requests.Session(), requests.Session()
-        direct.auth = ("bench", SANDBOX_MAILCHIMP_KEY)
+        direct.auth = ("bench", MAILCHIMP["api_key"])
         governed.headers["Authorization"] = f"Bearer {token}"
         for _ in range(20):  # warm both paths
             timed(direct, sandbox + "/mailchimp/3.0/ping")

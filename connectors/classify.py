@@ -8,6 +8,7 @@ later step can remove a subject from a batch.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -61,10 +62,25 @@ def _violations(validator, instance: Any) -> list[Violation]:
     if validator is None:
         return []
     errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
-    return [
-        Violation(render(tuple(str(part) for part in error.absolute_path)), error.message)
-        for error in errors
-    ]
+    return [violation for error in errors for violation in _located(error)]
+
+
+def _located(error) -> list[Violation]:
+    """A violation at the field it is about: a missing or unexpected property's own pointer."""
+    parent = tuple(str(part) for part in error.absolute_path)
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = [name for name in error.validator_value if name not in error.instance]
+        return [Violation(render((*parent, name)), "is required") for name in missing]
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        patterns = error.schema.get("patternProperties", {})
+        extra = [
+            name
+            for name in error.instance
+            if name not in allowed and not any(re.search(p, name) for p in patterns)
+        ]
+        return [Violation(render((*parent, name)), "is not allowed here") for name in extra]
+    return [Violation(render(parent), error.message)]
 
 
 def classify(operation: Operation, body: Any, path_params: Mapping[str, str]) -> Classification:

@@ -13,6 +13,7 @@ import yaml
 from flask import current_app
 from sqlalchemy import select
 
+from connectors.sandbox import sandbox_environment
 from gateway.db import db
 from gateway.declarative import apply_document
 from gateway.migrate import upgrade
@@ -23,12 +24,11 @@ from gateway.vault import vault_of
 
 CATALOG_PATH = Path(__file__).with_name("demo_catalog.yaml")
 DEMO_CLIENT = "newsletter-app"
-#: The key the sandbox Mailchimp accepts; it guards nothing real.
-SANDBOX_MAILCHIMP_KEY = "0123456789abcdef0123456789abcdef-us21"
 
 
 def run_demo(instance_path: Path, port: int, sandbox_port: int) -> None:
-    os.environ.setdefault("SANDBOX_MAILCHIMP_KEY", SANDBOX_MAILCHIMP_KEY)
+    for name, value in sandbox_environment().items():
+        os.environ.setdefault(name, value)
     upgrade(db.of(current_app).engine)
     client_id, secret = _seed(f"http://127.0.0.1:{sandbox_port}")
     env_file = instance_path / "demo-client.env"

@@ -19,6 +19,7 @@ from sqlalchemy import delete, text
 from werkzeug.serving import make_server
 
 from connectors.sandbox import create_sandbox_app
+from connectors.sandbox.vendors import mailchimp as mailchimp_sandbox
 from gateway.app import create_app
 from gateway.config import Config
 from gateway.db import Base, db, make_engine
@@ -28,7 +29,7 @@ from gateway.oauth.models import SigningKey
 from gateway.vault import vault_of
 from tests.upstream import RecordingUpstream
 
-SANDBOX_MAILCHIMP_KEY = "f00dfeedf00dfeedf00dfeedf00dfeed-us21"
+SANDBOX_MAILCHIMP_KEY = mailchimp_sandbox.CREDENTIALS["api_key"]
 #: Kept across tests: generating an RSA key for every test would only cost time.
 PRESERVED_TABLES = {SigningKey.__tablename__, "state_versions"}
 ENCRYPTION_KEY = Fernet.generate_key().decode()
@@ -113,7 +114,7 @@ def gateway(app) -> Iterator[str]:
 
 @pytest.fixture
 def sandbox() -> Iterator[str]:
-    live = serve(create_sandbox_app({"mailchimp": SANDBOX_MAILCHIMP_KEY}))
+    live = serve(create_sandbox_app())
     yield live.url
     live.stop()
 

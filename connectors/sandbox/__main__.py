@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from werkzeug.serving import make_server
 
-from connectors.sandbox import create_sandbox_app
-
-DEFAULT_KEYS = {"mailchimp": "SANDBOX_MAILCHIMP_KEY"}
+from connectors.sandbox import create_sandbox_app, vendor_modules
 
 
 def main() -> None:
@@ -17,9 +14,9 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9001)
     args = parser.parse_args()
-    keys = {vendor: os.environ[variable] for vendor, variable in DEFAULT_KEYS.items()}
-    server = make_server(args.host, args.port, create_sandbox_app(keys), threaded=True)
-    print(f"sandbox vendors on http://{args.host}:{args.port} ({', '.join(keys)})", flush=True)
+    server = make_server(args.host, args.port, create_sandbox_app(), threaded=True)
+    vendors = ", ".join(sorted(vendor_modules()))
+    print(f"sandbox vendors on http://{args.host}:{args.port}: {vendors}", flush=True)
     server.serve_forever()
 
 

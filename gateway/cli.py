@@ -17,10 +17,13 @@ from flask.cli import AppGroup, ScriptInfo
 from sqlalchemy import select
 
 from catalog.models import Department
+from connectors.describe import describe_spec
+from connectors.openapi import OpenAPIError, draft_spec
+from connectors.registry import SpecError, load_spec_file, spec_files
 from gateway.app import create_app
 from gateway.audit.export import record_as_dict
 from gateway.audit.log import iter_records
-from gateway.config import ConfigError
+from gateway.config import ConfigError, connector_folders_from_env
 from gateway.db import db
 from gateway.declarative import CatalogError, apply_document, export_document
 from gateway.demo import run_demo
@@ -185,3 +188,82 @@ def demo(port: int, sandbox_port: int) -> None:
     if not current_app.extensions["gatehouse.config"].demo:
         raise click.ClickException("the demo runs only with GATEHOUSE_DEMO=1 (as `make run` sets)")
     run_demo(Path(current_app.instance_path), port, sandbox_port)
+
+
+@cli.group("connectors", cls=AppGroup)
+def connectors_group() -> None:
+    """Connector specs: the vendor APIs the proxy knows (GATEHOUSE_CONNECTORS_PATH adds folders)."""
+
+
+@connectors_group.command("list", with_appcontext=False)
+@click.option("--json", "as_json", is_flag=True)
+def connectors_list(as_json: bool) -> None:
+    """List connectors and their operations."""
+    specs, failures = _load_all_specs()
+    if as_json:
+        click.echo(json.dumps([describe_spec(spec) for spec in specs], indent=2))
+    for spec in [] if as_json else specs:
+        click.echo(f"{spec.vendor}: {spec.name} ({spec.base_url})")
+        for operation in spec.operations:
+            flags = [flag for flag in ("erases", "unsubscribes") if getattr(operation, flag)]
+            click.echo(
+                f"  {operation.method:<6} {operation.path}  {operation.id} "
+                f"[{operation.default_purpose}]{' ' + ','.join(flags) if flags else ''}"
+            )
+    _report_failures(failures)
+
+
+@connectors_group.command("validate", with_appcontext=False)
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def connectors_validate(files: tuple[Path, ...]) -> None:
+    """Check connector spec FILES (default: every configured spec) against the meta-schema
+    and the fideslang vocabulary; exit status 1 if any is wrong."""
+    paths = list(files) or list(spec_files(connector_folders_from_env()).values())
+    failures = []
+    for path in paths:
+        try:
+            spec = load_spec_file(path)
+        except SpecError as exc:
+            failures.append(str(exc))
+            continue
+        click.echo(f"ok {path.name}: {len(spec.operations)} operations")
+    _report_failures(failures)
+
+
+@connectors_group.command("import-openapi", with_appcontext=False)
+@click.argument("file", type=click.File("r"))
+@click.option("--vendor", required=True, help="Slug of the new connector (its file name).")
+@click.option("--output", "-o", type=click.File("w"), default="-", help="Where to write the draft.")
+def connectors_import_openapi(file, vendor: str, output) -> None:
+    """Draft a connector spec from a vendor's OpenAPI 3 document (YAML or JSON).
+
+    Fill in each operation's default_purpose and the data category of each listed
+    field (delete the fields that carry no personal data); then `connectors validate`.
+    """
+    try:
+        draft = draft_spec(yaml.safe_load(file), vendor)
+    except (OpenAPIError, yaml.YAMLError) as exc:
+        raise click.ClickException(f"{file.name}: {exc}") from exc
+    output.write(
+        f"# Drafted from {file.name} by `gatehouse connectors import-openapi`.\n"
+        "# To do before use: set each default_purpose (a fideslang data use), give each\n"
+        "# data_categories entry a fideslang category or delete it, add subjects.\n"
+    )
+    yaml.safe_dump(draft, output, sort_keys=False, allow_unicode=True)
+
+
+def _load_all_specs() -> tuple[list, list[str]]:
+    specs, failures = [], []
+    for path in spec_files(connector_folders_from_env()).values():
+        try:
+            specs.append(load_spec_file(path))
+        except SpecError as exc:
+            failures.append(str(exc))
+    return specs, failures
+
+
+def _report_failures(failures: list[str]) -> None:
+    for failure in failures:
+        click.echo(failure, err=True)
+    if failures:
+        raise SystemExit(1)

@@ -70,11 +70,17 @@ class Config:
             max_body_bytes=env.integer("MAX_BODY_BYTES", cls.max_body_bytes, low=1024),
             snapshot_max_age=env.number("SNAPSHOT_MAX_AGE", cls.snapshot_max_age, low=0),
             log_level=env.text("LOG_LEVEL", cls.log_level).upper(),
-            connector_folders=(SPECS_DIR, *env.folders("CONNECTORS_PATH")),
+            connector_folders=connector_folders_from_env(environ),
         )
 
     def with_overrides(self, **changes) -> Config:
         return replace(self, **changes)
+
+
+def connector_folders_from_env(environ: dict[str, str] | None = None) -> tuple[Path, ...]:
+    """The shipped specs, then each folder of ``GATEHOUSE_CONNECTORS_PATH`` (needs no secret)."""
+    env = _Env(os.environ if environ is None else environ)
+    return (SPECS_DIR, *env.folders("CONNECTORS_PATH"))
 
 
 def generate_secrets() -> dict[str, str]:

@@ -131,7 +131,8 @@ def upstream() -> Iterator[RecordingUpstream]:
 def apply(app, document: dict, environ: dict | None = None):
     """Apply a catalog document as `gatehouse apply` would, and commit."""
     with app.app_context():
-        report = apply_document(db.session, document, vault_of(app), environ or {})
+        folders = app.extensions["gatehouse.config"].connector_folders
+        report = apply_document(db.session, document, vault_of(app), environ or {}, folders)
         db.session.commit()
         return report
 

@@ -10,8 +10,9 @@ import pytest
 import requests
 from sqlalchemy import select, text
 
-from gateway.audit.models import ExchangeRecord
+from gateway.audit.models import ExchangeRecord, ExchangeSubject
 from gateway.db import db
+from policies.subjects import subject_key
 from tests.conftest import SANDBOX_MAILCHIMP_KEY, apply, demo_document, get_token, sandbox_requests
 
 MEMBER = {"email_address": "ada@example.com", "status": "subscribed"}
@@ -283,3 +284,73 @@ def test_every_response_has_a_request_id(gateway):
         assert len(response.headers["X-Request-Id"]) == 32
     response = requests.get(gateway + "/nowhere", timeout=10)
     assert_problem(response, 404, "not-found")
+
+
+def test_the_log_holds_operation_purpose_categories_and_subject_keys(app, gateway, sandbox, demo):
+    token = get_token(gateway, demo)
+    body = {
+        "members": [
+            {"email_address": "Ada@Example.com", "status": "subscribed"},
+            {"email_address": "alan@example.com", "status": "subscribed"},
+        ]
+    }
+    response = requests.post(
+        gateway + "/proxy/mailchimp/lists/a1b2c3d4e5",
+        json=body,
+        headers={"Authorization": f"Bearer {token}", "X-Purpose": "marketing.communications"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    [record] = records(app)
+    assert (record.operation, record.purpose) == ("batch_subscribe", "marketing.communications")
+    assert record.data_categories == ["user.contact.email"]
+    assert record.subject_count == 2
+    with app.app_context():
+        keys = db.session.scalars(select(ExchangeSubject.subject_key)).all()
+    assert sorted(keys) == sorted(
+        subject_key(b"test-pepper", "email", email)
+        for email in ("ada@example.com", "alan@example.com")
+    )
+    assert "ada@example.com" not in str(record.__dict__).lower()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "slug"),
+    [
+        (
+            "GET",
+            "ping",
+            {"data": b"{}", "headers": {"Content-Type": "application/json"}},
+            422,
+            "unexpected-body",
+        ),
+        (
+            "POST",
+            "lists/a1b2c3d4e5/members",
+            {"data": b"email=a", "headers": {"Content-Type": "application/x-www-form-urlencoded"}},
+            415,
+            "unsupported-media-type",
+        ),
+        (
+            "POST",
+            "lists/a1b2c3d4e5/members",
+            {"data": b"{oops", "headers": {"Content-Type": "application/json"}},
+            422,
+            "invalid-body",
+        ),
+        ("GET", "ping", {"headers": {"X-Purpose": "world.domination"}}, 400, "invalid-purpose"),
+        ("GET", "lists/a1b2c3d4e5/members", {"params": {"count": "lots"}}, 422, "invalid-body"),
+    ],
+)
+def test_bad_requests_are_refused_before_the_vendor(
+    app, gateway, sandbox, demo, method, path, kwargs, status, slug
+):
+    token = get_token(gateway, demo)
+    headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
+    response = requests.request(
+        method, f"{gateway}/proxy/mailchimp/{path}", headers=headers, timeout=10, **kwargs
+    )
+    assert_problem(response, status, slug)
+    assert sandbox_requests(sandbox) == []
+    [record] = records(app)
+    assert (record.decision, record.status) == ("deny", status)

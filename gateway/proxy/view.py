@@ -103,13 +103,18 @@ def proxy(tool_slug: str, upstream_path: str = "") -> Response:
 def _plan(services: ProxyServices, draft: ExchangeDraft, slug: str, path: str) -> Plan:
     catalog: CatalogSnapshot = services.snapshots.get("catalog")
     tool = catalog.tools.get(slug)
-    locations = tool.spec.app_token if tool and tool.spec else DEFAULT_LOCATIONS
+    if tool is not None:
+        _refuse_misconfigured(tool)
+    locations = tool.spec.app_token if tool else DEFAULT_LOCATIONS
     caller = identify_caller(
         request, services.verifier, services.snapshots.get("clients"), locations
     )
     draft.client_id = caller.client.client_id
     draft.department = caller.client.department
-    tool = _usable_tool(tool, slug)
+    if tool is None:  # told only to an authenticated app
+        raise refusal(
+            404, "unknown-tool", "Unknown tool", "catalog", f"no tool {slug!r} in the catalog"
+        )
     _refuse_unsafe(path)  # before matching: "{list_id}" would match ".."
     inspection = inspect_call(request, tool, path, services.pepper)
     _note_inspection(draft, inspection)
@@ -143,20 +148,16 @@ def _note_inspection(draft: ExchangeDraft, inspection: Inspection) -> None:
     draft.subject_keys = [key for key in inspection.subject_keys if key is not None]
 
 
-def _usable_tool(tool: ToolView | None, slug: str) -> ToolView:
-    if tool is None:
-        raise refusal(
-            404, "unknown-tool", "Unknown tool", "catalog", f"no tool {slug!r} in the catalog"
-        )
+def _refuse_misconfigured(tool: ToolView) -> None:
     if tool.spec is None or tool.base_url is None or "{" in tool.base_url:
         raise refusal(
             503,
             "tool-misconfigured",
             "Tool misconfigured",
             "catalog",
-            f"tool {slug!r} has no usable connector or base URL; IT must fix its catalog entry",
+            f"tool {tool.slug!r} has no usable connector or base URL; IT must fix its catalog "
+            "entry",
         )
-    return tool
 
 
 def _refuse_unsafe(path: str) -> None:

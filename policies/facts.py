@@ -32,3 +32,9 @@ class ExchangeFacts:
     tool: ToolFacts
     grant: GrantFacts | None
     today: date
+    #: The fideslang data use the app declared (``X-Purpose``) or the operation's default.
+    purpose: str = ""
+    #: The fideslang data categories found in the request.
+    data_categories: frozenset[str] = frozenset()
+    #: Keyed hashes of the data subjects; ``None`` for an identifier that could not be read.
+    subject_keys: tuple[str | None, ...] = ()

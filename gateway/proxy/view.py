@@ -125,6 +125,9 @@ def _plan(services: ProxyServices, draft: ExchangeDraft, slug: str, path: str) -
             tool=tool.facts,
             grant=catalog.grant(caller.client.department, slug),
             today=draft.started_at.date(),
+            purpose=inspection.purpose,
+            data_categories=inspection.classification.categories,
+            subject_keys=inspection.subject_keys,
         )
     )
     if not decision.allowed:

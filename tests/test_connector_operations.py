@@ -140,3 +140,19 @@ def test_undeclared_call_is_refused_before_the_sandbox(gateway, sandbox, connect
     assert response.status_code == 403, response.text
     assert response.json()["reasons"][0]["rule"] == "operation_not_declared"
     assert sandbox_requests(sandbox) == []
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_the_sandbox_refuses_a_wrong_vendor_credential(app, gateway, sandbox, vendor):
+    """Proof that the credential the others presented was checked, not ignored."""
+    document = catalog(vendor, sandbox)
+    tool = document["tools"][0]
+    tool["credentials"] = {name: f"wrong-{value}" for name, value in tool["credentials"].items()}
+    token = get_token(gateway, apply(app, document).new_clients[0])
+    first_id, first = next(iter(samples(vendor)["operations"].items()))
+    operation = next(op for op in load_spec(vendor).operations if op.id == first_id)
+    response = call(gateway, vendor, token, first, operation.method)
+    if response.status_code == 502:
+        assert response.json()["type"].endswith("/vendor-auth-failed")
+    else:
+        assert response.status_code in (401, 403), response.text

@@ -57,6 +57,8 @@ class Tool(Base):
     country: Mapped[str | None] = mapped_column(String(2))
     transfer_basis: Mapped[TransferBasis | None] = mapped_column(enum_by_value(TransferBasis))
     review_due: Mapped[date | None] = mapped_column(Date)
+    #: The vendor's id in the IAB Global Vendor List, for TCF enforcement.
+    iab_vendor_id: Mapped[int | None]
     #: Vendor credentials, encrypted by the vault; never returned by any API.
     credentials_encrypted: Mapped[str | None] = mapped_column(Text)
     #: Where each credential came from (``from-env:NAME``), so export can write it back.

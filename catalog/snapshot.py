@@ -79,6 +79,7 @@ def _tool_view(
             country=tool.country,
             transfer_basis=tool.transfer_basis.value if tool.transfer_basis else None,
             review_due=tool.review_due,
+            iab_vendor_id=tool.iab_vendor_id,
         ),
         spec=spec,
         base_url=tool.base_url or (spec.base_url if spec else None),

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.pointers import render, resolve
+from connectors.pointers import WILDCARD, parse, render, resolve
 from connectors.spec import Operation
 
 
@@ -38,6 +38,8 @@ class Subject:
     identifier: str
     #: A concrete body pointer (``/members/2/email_address``) or ``path:<param>``.
     location: str
+    #: The batch item that holds this subject (``/members/2``); ``None`` outside a batch.
+    item: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,8 @@ def _violations(validator, instance: Any) -> list[Violation]:
     if validator is None:
         return []
     errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
-    return [violation for error in errors for violation in _located(error)]
+    located = [violation for error in errors for violation in _located(error)]
+    return list(dict.fromkeys(located))  # one "required" error per field lists them all
 
 
 def _located(error) -> list[Violation]:
@@ -83,6 +86,16 @@ def _located(error) -> list[Violation]:
     return [Violation(render(parent), error.message)]
 
 
+def batch_item(template: str, pointer: str) -> str | None:
+    """The array item a wildcard pointer went through last: ``/members/*/email`` reached
+    as ``/members/2/email`` is item ``/members/2``."""
+    template_parts, parts = parse(template), parse(pointer)
+    if WILDCARD not in template_parts:
+        return None
+    last = len(template_parts) - 1 - template_parts[::-1].index(WILDCARD)
+    return render(parts[: last + 1])
+
+
 def classify(operation: Operation, body: Any, path_params: Mapping[str, str]) -> Classification:
     data = tuple(
         FoundData(pointer, category)
@@ -101,5 +114,6 @@ def classify(operation: Operation, body: Any, path_params: Mapping[str, str]) ->
             continue
         for pointer, value in resolve(body, location.pointer):
             if isinstance(value, str | int) and str(value).strip():
-                subjects.append(Subject(location.kind, str(value), pointer))
+                item = batch_item(location.pointer, pointer)
+                subjects.append(Subject(location.kind, str(value), pointer, item))
     return Classification(data, tuple(subjects))

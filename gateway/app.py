@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask
 
-from gateway import errors, health, metrics, proxy, request_id, snapshots, vault
+from gateway import api, errors, health, metrics, proxy, request_id, snapshots, vault
 from gateway.config import Config
 from gateway.db import db
 from gateway.oauth import server as oauth_server
@@ -25,6 +25,7 @@ def create_app(config: Config | None = None) -> Flask:
     snapshots.init_app(app)
     oauth_server.init_app(app)
     proxy.init_app(app)
+    api.init_app(app)
     health.init_app(app)
     metrics.init_app(app)
     return app

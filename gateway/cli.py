@@ -24,6 +24,7 @@ from gateway.app import create_app
 from gateway.audit.export import record_as_dict
 from gateway.audit.log import iter_records
 from gateway.config import ConfigError, connector_folders_from_env
+from gateway.consent_commands import consent_group
 from gateway.db import db
 from gateway.declarative import CatalogError, apply_document, export_document
 from gateway.demo import run_demo
@@ -50,6 +51,9 @@ def cli(ctx: click.Context) -> None:
     ctx.obj = ScriptInfo(
         create_app=_create_app_or_explain, set_debug_flag=False, load_dotenv_defaults=False
     )
+
+
+cli.add_command(consent_group)
 
 
 @cli.command("serve")

@@ -17,6 +17,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from connectors.registry import SPECS_DIR
+from policies.policy import POLICY_PATH
 
 PREFIX = "GATEHOUSE_"
 SECRET_NAMES = ("SECRET_KEY", "ENCRYPTION_KEYS", "SUBJECT_PEPPER")
@@ -45,6 +46,8 @@ class Config:
     log_level: str = "INFO"
     #: Folders of connector specs, later ones overriding earlier ones.
     connector_folders: tuple[Path, ...] = (SPECS_DIR,)
+    #: The data-protection policy the engine applies.
+    policy_file: Path = POLICY_PATH
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Config:
@@ -71,6 +74,7 @@ class Config:
             snapshot_max_age=env.number("SNAPSHOT_MAX_AGE", cls.snapshot_max_age, low=0),
             log_level=env.text("LOG_LEVEL", cls.log_level).upper(),
             connector_folders=connector_folders_from_env(environ),
+            policy_file=env.file("POLICY_FILE", POLICY_PATH),
         )
 
     def with_overrides(self, **changes) -> Config:
@@ -156,6 +160,12 @@ class _Env:
             bounds = f"at least {low}" if high is None else f"between {low} and {high}"
             raise ConfigError(f"{PREFIX}{name} must be {bounds}, not {raw}")
         return value
+
+    def file(self, name: str, default: Path) -> Path:
+        path = Path(self.environ.get(PREFIX + name) or default)
+        if not path.is_file():
+            raise ConfigError(f"{PREFIX}{name}: no file {path}")
+        return path
 
     def folders(self, name: str) -> list[Path]:
         raw = self.environ.get(PREFIX + name, "")

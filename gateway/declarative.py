@@ -117,6 +117,7 @@ def _export_tool(tool: Tool) -> dict:
         "country": tool.country,
         "transfer_basis": tool.transfer_basis.value if tool.transfer_basis else None,
         "review_due": tool.review_due.isoformat() if tool.review_due else None,
+        "iab_vendor_id": tool.iab_vendor_id,
         "credentials": dict(tool.credential_sources) or None,
         "spec": tool.inline_spec,
     }
@@ -185,6 +186,7 @@ class _Applier:
             if "review_due" in entry
             else None,
             "inline_spec": entry.get("spec"),
+            "iab_vendor_id": entry.get("iab_vendor_id"),
         }
         changed = _assign(tool, wanted)
         if "credentials" in entry and self._credentials(tool, entry["credentials"], spec, where):

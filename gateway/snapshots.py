@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -25,6 +26,7 @@ from gateway.db import db, read_versions
 from gateway.oauth.clients import build_client_views
 from gateway.oauth.revocations import build_revoked_ids
 from gateway.vault import vault_of
+from policies.policy import load_policy
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +86,25 @@ class Snapshots:
             for name, view in self._views.items():
                 version = tuple(versions.get(version_name) for version_name in view.version_names)
                 if name not in self._values or self._built_at_version[name] != version:
-                    self._values[name] = view.build(session)
-                    self._built_at_version[name] = version
+                    self._rebuild(name, view, session, version)
+
+    def _rebuild(self, name: str, view: _View, session: Session, version: tuple) -> None:
+        try:
+            self._values[name] = view.build(session)
+        except Exception:
+            if name not in self._values:
+                raise
+            # A broken edit (say, of the policy file) must not leave the gateway without
+            # rules: keep the last good view, and try again at the next check.
+            logger.exception("rebuilding %s failed; keeping the previous one", name)
+            return
+        self._built_at_version[name] = version
+
+
+def file_fingerprint(path: Path) -> tuple[int, int]:
+    """Changes when the file is modified."""
+    status = path.stat()
+    return status.st_mtime_ns, status.st_size
 
 
 def snapshots_of(app: Flask) -> Snapshots:
@@ -95,12 +114,16 @@ def snapshots_of(app: Flask) -> Snapshots:
 def init_app(app: Flask) -> None:
     config = app.extensions["gatehouse.config"]
     vault = vault_of(app)
-    folders = config.connector_folders
+    folders, policy_file = config.connector_folders, config.policy_file
     snapshots = Snapshots(
         db.of(app).sessions,
         config.snapshot_max_age,
-        lambda: {"connectors": connector_fingerprint(folders)},
+        lambda: {
+            "connectors": connector_fingerprint(folders),
+            "policy": file_fingerprint(policy_file),
+        },
     )
+    snapshots.register("policy", lambda session: load_policy(policy_file), "policy")
     snapshots.register(
         "catalog",
         lambda session: build_catalog_snapshot(session, vault.decrypt_json, folders),

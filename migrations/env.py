@@ -9,6 +9,7 @@ from sqlalchemy import create_engine
 import catalog.models  # noqa: F401
 import gateway.audit.models
 import gateway.oauth.models  # noqa: F401
+import policies.consent  # noqa: F401
 from gateway.db import Base
 
 config = context.config

@@ -26,6 +26,14 @@ class Decision:
     verdict: Verdict
     reasons: tuple[Reason, ...] = ()
     policy_version: str | None = None
+    #: JSON pointers of fields to remove before forwarding (redact).
+    strip: tuple[str, ...] = ()
+    #: JSON pointers of batch items to remove before forwarding (redact).
+    drop: tuple[str, ...] = ()
+    #: Keys of the subjects dropped from the batch.
+    dropped_subjects: tuple[str | None, ...] = ()
+    #: The consent events the decision relied on.
+    consent_event_ids: tuple[int, ...] = ()
 
     @property
     def allowed(self) -> bool:

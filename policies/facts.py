@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from types import MappingProxyType
 
 
 @dataclass(frozen=True)
@@ -13,6 +15,7 @@ class ToolFacts:
     country: str | None
     transfer_basis: str | None
     review_due: date | None
+    iab_vendor_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -26,15 +29,62 @@ class GrantFacts:
 
 
 @dataclass(frozen=True)
+class DataFact:
+    """A field of the request holding data of a category, at a concrete JSON pointer."""
+
+    pointer: str
+    category: str
+
+
+@dataclass(frozen=True)
+class SubjectFact:
+    """A person in the request: keyed hash (``None`` if unreadable) and where they are."""
+
+    key: str | None
+    location: str
+    #: The batch item that holds this person (``/members/3``); ``None`` in a single call.
+    item: str | None = None
+
+
+@dataclass(frozen=True)
+class ConsentFact:
+    """A person's current consent state for one purpose, from the consent registry."""
+
+    purpose: str
+    granted: bool
+    expires_at: datetime | None
+    event_id: int
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Privacy signals the app relayed from the person's browser."""
+
+    gpc: bool = False
+    tc_string: str | None = None
+
+
+@dataclass(frozen=True)
 class ExchangeFacts:
     client_id: str
     department: str
     tool: ToolFacts
     grant: GrantFacts | None
-    today: date
+    now: datetime
     #: The fideslang data use the app declared (``X-Purpose``) or the operation's default.
     purpose: str = ""
-    #: The fideslang data categories found in the request.
-    data_categories: frozenset[str] = frozenset()
-    #: Keyed hashes of the data subjects; ``None`` for an identifier that could not be read.
-    subject_keys: tuple[str | None, ...] = ()
+    data: tuple[DataFact, ...] = ()
+    subjects: tuple[SubjectFact, ...] = ()
+    #: Consent states by subject key, for the subjects of this request.
+    consents: Mapping[str, tuple[ConsentFact, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    signals: Signals = Signals()
+
+    @property
+    def today(self) -> date:
+        return self.now.date()
+
+    @property
+    def categories(self) -> frozenset[str]:
+        return frozenset(found.category for found in self.data)

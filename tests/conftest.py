@@ -11,6 +11,7 @@ import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -27,6 +28,8 @@ from gateway.declarative import apply_document
 from gateway.migrate import upgrade
 from gateway.oauth.models import SigningKey
 from gateway.vault import vault_of
+from policies.consent import ConsentStatus, NewConsent, record_consents
+from policies.subjects import subject_key
 from tests.upstream import RecordingUpstream
 
 SANDBOX_MAILCHIMP_KEY = mailchimp_sandbox.CREDENTIALS["api_key"]
@@ -157,12 +160,36 @@ def demo_document(sandbox_url: str, status: str = "approved") -> dict:
             {
                 "department": "growth",
                 "tool": "mailchimp",
-                "purposes": ["marketing.communications.email"],
-                "data_categories": ["user.contact.email"],
+                "purposes": ["marketing.communications", "essential.service.operations"],
+                "data_categories": ["user.contact.email", "user.name"],
             }
         ],
         "clients": [{"name": "newsletter-app", "department": "growth", "scopes": ["proxy"]}],
     }
+
+
+def grant_consent(
+    app, purpose: str, *identifiers: str, kind: str = "email", status: str = "granted", **extra
+) -> list[int]:
+    """Record consent events for these people, as a CMP would; returns the event ids."""
+    pepper = app.extensions["gatehouse.config"].subject_pepper.encode()
+    with app.app_context():
+        events = record_consents(
+            db.session,
+            [
+                NewConsent(
+                    subject_key=subject_key(pepper, kind, identifier),
+                    purpose=purpose,
+                    status=ConsentStatus(status),
+                    source="test-cmp",
+                    occurred_at=extra.get("occurred_at", datetime.now(UTC)),
+                    expires_at=extra.get("expires_at"),
+                )
+                for identifier in identifiers
+            ],
+        )
+        db.session.commit()
+        return [event.id for event in events]
 
 
 @dataclass
@@ -173,7 +200,9 @@ class AppCredentials:
 
 @pytest.fixture
 def demo(app, sandbox) -> AppCredentials:
+    """The demo catalog; Ada and Alan consented to e-mail marketing."""
     report = apply(app, demo_document(sandbox), {"MC_KEY": SANDBOX_MAILCHIMP_KEY})
+    grant_consent(app, "marketing.communications.email", "ada@example.com", "alan@example.com")
     client = report.new_clients[0]
     return AppCredentials(client.client_id, client.client_secret)
 

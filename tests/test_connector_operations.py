@@ -18,12 +18,13 @@ import requests
 import yaml
 from sqlalchemy import select
 
+from connectors.classify import classify
 from connectors.registry import SPECS_DIR, load_spec
 from connectors.sandbox import vendor_modules
 from connectors.spec import TokenLocation
 from gateway.audit.models import ExchangeRecord
 from gateway.db import db
-from tests.conftest import apply, get_token, sandbox_requests
+from tests.conftest import apply, get_token, grant_consent, sandbox_requests
 
 SAMPLES = Path(__file__).parent / "samples"
 VENDORS = sorted(path.stem for path in SPECS_DIR.glob("*.yaml"))
@@ -34,6 +35,7 @@ def samples(vendor: str) -> dict:
 
 
 def catalog(vendor: str, sandbox_url: str) -> dict:
+    """The vendor's tool at the sandbox, processing in the EEA, granted all it declares."""
     spec = load_spec(vendor)
     return {
         "tools": [
@@ -43,12 +45,34 @@ def catalog(vendor: str, sandbox_url: str) -> dict:
                 "connector": vendor,
                 "base_url": sandbox_url + samples(vendor)["base_path"],
                 "status": "approved",
+                "country": "IE",
                 "credentials": dict(vendor_modules()[vendor].CREDENTIALS),
             }
         ],
-        "grants": [{"department": "growth", "tool": vendor}],
+        "grants": [
+            {
+                "department": "growth",
+                "tool": vendor,
+                "purposes": sorted({op.default_purpose for op in spec.operations}),
+                "data_categories": sorted(
+                    {category for op in spec.operations for category in op.data_categories.values()}
+                ),
+            }
+        ],
         "clients": [{"name": f"{vendor}-app", "department": "growth"}],
     }
+
+
+def consent_to_samples(app, vendor: str) -> None:
+    """Every person the samples name consented to the purpose of the call naming them."""
+    spec, examples = load_spec(vendor), samples(vendor)
+    methods = {op.id: op.method for op in spec.operations}
+    calls = [(methods[name], sample) for name, sample in examples["operations"].items()]
+    calls.append((examples["invalid"]["method"], examples["invalid"]))
+    for method, sample in calls:
+        operation, params = spec.operation_for(method, sample["path"])
+        for subject in classify(operation, sample.get("body"), params).subjects:
+            grant_consent(app, operation.default_purpose, subject.identifier, kind=subject.kind)
 
 
 def with_token(location: TokenLocation, token: str, headers: dict, params: dict) -> None:
@@ -81,6 +105,7 @@ def call(gateway: str, vendor: str, token: str, sample: dict, method: str) -> re
 def connected(app, gateway, sandbox, request):
     vendor = request.param
     client = apply(app, catalog(vendor, sandbox)).new_clients[0]
+    consent_to_samples(app, vendor)
     return vendor, get_token(gateway, client)
 
 

@@ -51,10 +51,11 @@ def acme(tmp_path, config, upstream):
             "connector": "acme",
             "base_url": upstream.url,
             "status": "approved",
+            "country": "IE",
             "credentials": {"api_key": "vendor-key"},
         }
     ]
-    document["grants"][0]["tool"] = "acme"
+    document["grants"][0].update(tool="acme", purposes=["sales"])
     client = apply(app, document).new_clients[0]
     live = serve(app)
     yield live.url, folder, get_token(live.url, client)

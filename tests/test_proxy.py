@@ -79,9 +79,10 @@ def test_suspended_tool_is_refused_and_recorded(app, gateway, sandbox):
         timeout=10,
     )
     body = assert_problem(response, 403, "policy-denied")
-    assert body["reasons"] == [
-        {"rule": "tool_status", "message": "tool 'mailchimp' is suspended, not approved"}
-    ]
+    assert body["reasons"][0] == {
+        "rule": "tool_status",
+        "message": "tool 'mailchimp' is suspended, not approved",
+    }
     assert response.headers["Gatehouse-Decision"] == "deny"
     assert sandbox_requests(sandbox) == []
     [record] = records(app)
@@ -217,7 +218,7 @@ def generic_tool(base_url: str) -> dict:
 def echo_document(base_url: str) -> dict:
     document = demo_document(base_url)
     document["tools"] = [generic_tool(base_url)]
-    document["grants"][0]["tool"] = "echo"
+    document["grants"][0].update(tool="echo", purposes=["analytics"])
     return document
 
 

@@ -8,7 +8,7 @@ import mailchimp_marketing
 from mailchimp_marketing.api_client import ApiClientError
 
 from connectors.sandbox.vendors import mailchimp as sandbox_mailchimp
-from tests.conftest import apply, get_token, sandbox_requests
+from tests.conftest import apply, get_token, grant_consent, sandbox_requests
 from tests.test_connector_operations import catalog
 
 
@@ -21,6 +21,7 @@ def sdk_client(gateway: str, token: str) -> mailchimp_marketing.Client:
 
 def test_sdk_adds_and_reads_a_member(app, gateway, sandbox):
     credentials = apply(app, catalog("mailchimp", sandbox)).new_clients[0]
+    grant_consent(app, "marketing.communications.email", "ada@example.com")
     token = get_token(gateway, credentials)
     client = sdk_client(gateway, token)
 

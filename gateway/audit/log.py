@@ -41,9 +41,15 @@ class ExchangeDraft:
     operation: str | None = None
     purpose: str | None = None
     data_categories: list[str] = field(default_factory=list)
+    categories_stripped: list[str] = field(default_factory=list)
     subject_count: int = 0
     #: Keyed hashes of the subjects whose data is sent; stored beside the record.
     subject_keys: list[str] = field(default_factory=list)
+    #: Keyed hashes of the subjects policy removed from the batch (nothing of theirs sent).
+    dropped_subject_keys: list[str] = field(default_factory=list)
+    consent_event_ids: list[int] = field(default_factory=list)
+    country: str | None = None
+    transfer_basis: str | None = None
     bytes_in: int = 0
 
 
@@ -84,7 +90,8 @@ class ExchangeLog:
     def _insert(
         self, draft: ExchangeDraft, decision: Decision, outcome: Outcome, result: Result | None
     ) -> int:
-        facts = {name: value for name, value in vars(draft).items() if name != "subject_keys"}
+        beside = {"subject_keys", "dropped_subject_keys"}
+        facts = {name: value for name, value in vars(draft).items() if name not in beside}
         record = ExchangeRecord(
             **facts,
             decision=decision.verdict.value,
@@ -100,9 +107,12 @@ class ExchangeLog:
             with self._sessions.begin() as session:
                 session.add(record)
                 session.flush()
+                dropped = set(draft.dropped_subject_keys)
                 session.add_all(
-                    ExchangeSubject(exchange_seq=record.seq, subject_key=key)
-                    for key in sorted(set(draft.subject_keys))
+                    ExchangeSubject(
+                        exchange_seq=record.seq, subject_key=key, dropped=key in dropped
+                    )
+                    for key in sorted(set(draft.subject_keys) | dropped)
                 )
                 return record.seq
         except SQLAlchemyError as exc:

@@ -35,7 +35,11 @@ class ExchangeRecord(Base):
     path: Mapped[str] = mapped_column(String(2048))
     purpose: Mapped[str | None] = mapped_column(String(100))
     data_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    categories_stripped: Mapped[list[str]] = mapped_column(JSON, default=list)
     subject_count: Mapped[int] = mapped_column(Integer, default=0)
+    consent_event_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    country: Mapped[str | None] = mapped_column(String(2))
+    transfer_basis: Mapped[str | None] = mapped_column(String(20))
     decision: Mapped[str] = mapped_column(String(10))
     reasons: Mapped[list[dict]] = mapped_column(JSON, default=list)
     policy_version: Mapped[str | None] = mapped_column(String(64))
@@ -63,3 +67,5 @@ class ExchangeSubject(Base):
         BigIntKey, ForeignKey("exchanges.seq", ondelete="CASCADE"), primary_key=True
     )
     subject_key: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    #: True when policy removed this person from the batch: their data was not sent.
+    dropped: Mapped[bool] = mapped_column(default=False)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 from catalog.models import Department
 from gateway.oauth.models import Client, hash_client_secret
 
-KNOWN_SCOPES = frozenset({"proxy", "introspect"})
+KNOWN_SCOPES = frozenset({"proxy", "introspect", "consent:write", "consent:read"})
 
 
 class ClientError(ValueError):

@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from gateway.db import db
 from gateway.errors import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
+from gateway.oauth.clients import KNOWN_SCOPES
 from gateway.oauth.keys import ALGORITHM, SigningKeys
 from gateway.oauth.models import AUTH_METHODS, GRANT_TYPE, Client
 from gateway.oauth.revocations import prune_expired_revocations, record_revocation
@@ -162,7 +163,7 @@ def metadata() -> Response:
         token_endpoint_auth_methods_supported=list(AUTH_METHODS),
         revocation_endpoint_auth_methods_supported=list(AUTH_METHODS),
         introspection_endpoint_auth_methods_supported=list(AUTH_METHODS),
-        scopes_supported=["proxy", "introspect"],
+        scopes_supported=sorted(KNOWN_SCOPES),
     )
 
 

@@ -31,6 +31,8 @@ class Inspection:
     operation: Operation
     purpose: str
     body: bytes
+    #: The parsed JSON body (``None`` without one).
+    document: Any
     classification: Classification
     #: Keyed hashes of the subjects, ``None`` where an identifier could not be read.
     subject_keys: tuple[str | None, ...]
@@ -56,7 +58,7 @@ def inspect_call(request: Request, tool: ToolView, path: str, pepper: bytes) -> 
     keys = tuple(
         subject_key(pepper, subject.kind, subject.identifier) for subject in classification.subjects
     )
-    return Inspection(operation, purpose, body, classification, keys)
+    return Inspection(operation, purpose, body, document, classification, keys)
 
 
 def _declared_operation(tool: ToolView, method: str, path: str) -> tuple[Operation, dict]:

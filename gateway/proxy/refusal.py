@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from gateway.errors import Problem
 from policies.decision import Decision, Reason, Verdict
 
@@ -24,7 +26,27 @@ def refusal(
     )
 
 
+@dataclass(eq=False)
+class PolicyRefusal(Problem):
+    """A 403 from the decision engine, carrying the whole decision for the log."""
+
+    decision: Decision | None = None
+
+
+def policy_refusal(decision: Decision) -> PolicyRefusal:
+    return PolicyRefusal(
+        403,
+        "policy-denied",
+        "Refused by policy",
+        "; ".join(reason.message for reason in decision.reasons),
+        reasons=[reason.as_dict() for reason in decision.reasons],
+        decision=decision,
+    )
+
+
 def decision_of(problem: Problem) -> Decision:
     """The refusal as the exchange log records it."""
+    if isinstance(problem, PolicyRefusal) and problem.decision is not None:
+        return problem.decision
     reasons = tuple(Reason(r["rule"], r["message"]) for r in problem.reasons)
     return Decision(Verdict.DENY, reasons or (Reason(problem.slug, problem.detail),))

@@ -7,13 +7,17 @@ nothing leaves the gateway.
 
 from __future__ import annotations
 
+import copy
+import json
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import Flask, Response, current_app, g, request
 
 from catalog.snapshot import CatalogSnapshot, ToolView
 from connectors.auth import CredentialMissing
+from connectors.pointers import remove
 from connectors.vendor_tokens import VendorAuthError, VendorTokens
 from gateway.audit.log import AuditUnavailable, ExchangeDraft, ExchangeLog, Result
 from gateway.db import db, utcnow
@@ -21,9 +25,9 @@ from gateway.errors import Problem
 from gateway.metrics import observe_exchange
 from gateway.oauth.server import oauth_of
 from gateway.oauth.tokens import AccessTokenVerifier
-from gateway.proxy.caller import DEFAULT_LOCATIONS, identify_caller
+from gateway.proxy.caller import DEFAULT_LOCATIONS, Caller, identify_caller
 from gateway.proxy.inspection import Inspection, inspect_call
-from gateway.proxy.refusal import decision_of, refusal
+from gateway.proxy.refusal import decision_of, policy_refusal, refusal
 from gateway.snapshots import Snapshots, snapshots_of
 from gateway.upstream import (
     UnsafePath,
@@ -33,9 +37,11 @@ from gateway.upstream import (
     forwarded_request_headers,
     upstream_url,
 )
-from policies.decision import Decision
+from policies.consent import consent_states
+from policies.decision import Decision, Verdict
 from policies.engine import decide
-from policies.facts import ExchangeFacts
+from policies.facts import DataFact, ExchangeFacts, Signals, SubjectFact
+from policies.policy import Policy
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 DECISION_HEADER = "Gatehouse-Decision"
@@ -118,28 +124,63 @@ def _plan(services: ProxyServices, draft: ExchangeDraft, slug: str, path: str) -
     _refuse_unsafe(path)  # before matching: "{list_id}" would match ".."
     inspection = inspect_call(request, tool, path, services.pepper)
     _note_inspection(draft, inspection)
-    decision = decide(
-        ExchangeFacts(
-            client_id=caller.client.client_id,
-            department=caller.client.department,
-            tool=tool.facts,
-            grant=catalog.grant(caller.client.department, slug),
-            today=draft.started_at.date(),
-            purpose=inspection.purpose,
-            data_categories=inspection.classification.categories,
-            subject_keys=inspection.subject_keys,
-        )
-    )
+    policy: Policy = services.snapshots.get("policy")
+    facts = _exchange_facts(caller, tool, catalog, inspection, policy, draft.started_at)
+    draft.country, draft.transfer_basis = tool.facts.country, tool.facts.transfer_basis
+    decision = decide(facts, policy)
     if not decision.allowed:
-        raise Problem(
-            403,
-            "policy-denied",
-            "Refused by policy",
-            "; ".join(reason.message for reason in decision.reasons),
-            reasons=[reason.as_dict() for reason in decision.reasons],
-        )
+        raise policy_refusal(decision)
+    body = _note_decision(draft, inspection, decision)
     headers, url = _outgoing(services, tool, path)
-    return Plan(tool, url, headers, inspection.body, decision)
+    return Plan(tool, url, headers, body, decision)
+
+
+def _exchange_facts(
+    caller: Caller,
+    tool: ToolView,
+    catalog: CatalogSnapshot,
+    inspection: Inspection,
+    policy: Policy,
+    now: datetime,
+) -> ExchangeFacts:
+    classification = inspection.classification
+    subjects = tuple(
+        SubjectFact(key, subject.location, subject.item)
+        for key, subject in zip(inspection.subject_keys, classification.subjects, strict=True)
+    )
+    needs_consent = policy.lawful_basis(inspection.purpose) == "consent"
+    keys = [subject.key for subject in subjects if subject.key is not None]
+    return ExchangeFacts(
+        client_id=caller.client.client_id,
+        department=caller.client.department,
+        tool=tool.facts,
+        grant=catalog.grant(caller.client.department, tool.slug),
+        now=now,
+        purpose=inspection.purpose,
+        data=tuple(DataFact(found.pointer, found.category) for found in classification.data),
+        subjects=subjects,
+        consents=consent_states(db.session, keys) if needs_consent else {},
+        signals=Signals(
+            gpc=request.headers.get("Sec-GPC", "").strip() == "1",
+            tc_string=request.headers.get("X-TCF-Consent"),
+        ),
+    )
+
+
+def _note_decision(draft: ExchangeDraft, inspection: Inspection, decision: Decision) -> bytes:
+    """Record what the decision removed; the body to forward, redacted if it must be."""
+    draft.consent_event_ids = list(decision.consent_event_ids)
+    if decision.verdict is not Verdict.REDACT:
+        return inspection.body
+    stripped = set(decision.strip)
+    draft.categories_stripped = sorted(
+        {found.category for found in inspection.classification.data if found.pointer in stripped}
+    )
+    draft.dropped_subject_keys = sorted({key for key in decision.dropped_subjects if key})
+    draft.subject_keys = sorted(set(draft.subject_keys) - set(draft.dropped_subject_keys))
+    document = copy.deepcopy(inspection.document)
+    remove(document, [*decision.strip, *decision.drop])
+    return json.dumps(document).encode()
 
 
 def _note_inspection(draft: ExchangeDraft, inspection: Inspection) -> None:

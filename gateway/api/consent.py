@@ -1,0 +1,95 @@
+"""Recording and reading consent: for a consent management platform or a form backend.
+
+``POST /api/v1/consent/events`` appends events (scope ``consent:write``);
+``GET /api/v1/consent`` returns a person's current states (scope ``consent:read``).
+Identifiers are hashed on arrival; only the keyed hash is stored.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy import select
+
+from gateway.api.auth import require_scope
+from gateway.db import db, utcnow
+from gateway.errors import Problem
+from policies.consent import ConsentState, record_consents
+from policies.consent_import import IDENTIFIER_KINDS, parse_row
+from policies.subjects import subject_key
+
+MAX_EVENTS = 1000
+
+
+@require_scope("consent:write")
+def record_events():
+    body = request.get_json(silent=True)
+    items = body.get("events") if isinstance(body, dict) and "events" in body else [body]
+    if not isinstance(items, list) or not items or len(items) > MAX_EVENTS:
+        raise Problem(
+            422,
+            "invalid-body",
+            "Invalid request",
+            f"send one consent event object, or {{'events': [...]}} with 1 to {MAX_EVENTS} of them",
+        )
+    pepper = _pepper()
+    parsed, errors = [], []
+    for index, item in enumerate(items):
+        try:
+            if not isinstance(item, dict):
+                raise ValueError("an event is a JSON object")
+            parsed.append(parse_row({"occurred_at": utcnow().isoformat(), **item}, pepper))
+        except ValueError as exc:
+            errors.append(
+                {"pointer": f"/events/{index}" if len(items) > 1 else "", "message": str(exc)}
+            )
+    if errors:
+        raise Problem(
+            422,
+            "invalid-body",
+            "Invalid request",
+            "no event was recorded",
+            extra={"errors": errors},
+        )
+    events = record_consents(db.session, parsed)
+    db.session.commit()
+    return jsonify(recorded=len(events), event_ids=[event.id for event in events]), 201
+
+
+@require_scope("consent:read")
+def read_states():
+    given = [(kind, request.args[kind]) for kind in IDENTIFIER_KINDS if request.args.get(kind)]
+    if len(given) != 1:
+        raise Problem(
+            400,
+            "invalid-query",
+            "Invalid query",
+            f"give exactly one of {', '.join(IDENTIFIER_KINDS)}",
+        )
+    key = subject_key(_pepper(), *given[0])
+    if key is None:
+        raise Problem(400, "invalid-query", "Invalid query", f"the {given[0][0]} cannot be read")
+    states = db.session.scalars(
+        select(ConsentState).where(ConsentState.subject_key == key).order_by(ConsentState.purpose)
+    )
+    return jsonify(
+        subject_key=key,
+        states=[
+            {
+                "purpose": state.purpose,
+                "status": state.status.value,
+                "occurred_at": state.occurred_at.isoformat(),
+                "expires_at": state.expires_at.isoformat() if state.expires_at else None,
+                "event_id": state.event_id,
+            }
+            for state in states
+        ],
+    )
+
+
+def _pepper() -> bytes:
+    return current_app.extensions["gatehouse.config"].subject_pepper.encode()
+
+
+def register(bp: Blueprint) -> None:
+    bp.add_url_rule("/consent/events", "record_consent_events", record_events, methods=["POST"])
+    bp.add_url_rule("/consent", "read_consent", read_states, methods=["GET"])

@@ -62,7 +62,8 @@ def _violations(validator, instance: Any) -> list[Violation]:
     if validator is None:
         return []
     errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
-    return [violation for error in errors for violation in _located(error)]
+    located = [violation for error in errors for violation in _located(error)]
+    return list(dict.fromkeys(located))  # one "required" error per field lists them all
 
 
 def _located(error) -> list[Violation]:

@@ -51,3 +51,30 @@ def _children(node: Any, step: str) -> Iterator[tuple[str, Any]]:
             yield from ((str(index), value) for index, value in enumerate(node))
         elif step.isdigit() and int(step) < len(node) and (step == "0" or step[0] != "0"):
             yield step, node[int(step)]
+
+
+def remove(document: Any, pointers: list[str]) -> None:
+    """Delete the members and array items at these concrete pointers, in place.
+
+    Array items go from the highest index down, so removing one never shifts another.
+    """
+    located = [parse(pointer) for pointer in pointers]
+    for parts in sorted(located, key=_removal_order, reverse=True):
+        parent = _follow(document, parts[:-1])
+        if isinstance(parent, dict):
+            parent.pop(parts[-1], None)
+        elif isinstance(parent, list) and parts[-1].isdigit() and int(parts[-1]) < len(parent):
+            del parent[int(parts[-1])]
+
+
+def _removal_order(parts: tuple[str, ...]) -> tuple:
+    return tuple((int(part), "") if part.isdigit() else (-1, part) for part in parts)
+
+
+def _follow(node: Any, parts: tuple[str, ...]) -> Any:
+    for part in parts:
+        found = dict(_children(node, part))
+        if part not in found:
+            return None
+        node = found[part]
+    return node

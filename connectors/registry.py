@@ -9,6 +9,7 @@ fingerprint (names, sizes, modification times) tells the gateway to reload.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -95,6 +96,13 @@ def _operation_problems(entry: dict, where: str, seen: set[str]) -> list[str]:
                 "data category"
             )
     params = template_params(entry["path"])
+    for name, rule in entry.get("path_params", {}).items():
+        if name not in params:
+            problems.append(f"  {where}/path_params/{name}: not in the path {entry['path']}")
+        try:
+            re.compile(rule["pattern"])
+        except re.error as exc:
+            problems.append(f"  {where}/path_params/{name}: not a regular expression: {exc}")
     for position, subject in enumerate(entry.get("subjects", [])):
         if subject.get("path_param") and subject["path_param"] not in params:
             problems.append(
@@ -118,6 +126,9 @@ def _operation(entry: dict) -> Operation:
         summary=entry.get("summary", ""),
         data_categories=dict(entry.get("data_categories", {})),
         subjects=tuple(SubjectLocation(**subject) for subject in entry.get("subjects", [])),
+        param_patterns={
+            name: rule["pattern"] for name, rule in entry.get("path_params", {}).items()
+        },
         idempotent=entry.get("idempotent", entry["method"] in {"GET", "PUT", "DELETE"}),
         erases=entry.get("erases", False),
         unsubscribes=entry.get("unsubscribes", False),

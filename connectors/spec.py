@@ -10,10 +10,12 @@ import base64
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import jsonschema
 
 from connectors.auth import AuthStrategy
+from connectors.pointers import resolve
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -38,16 +40,23 @@ class TokenLocation:
 
     ``bearer``: ``Authorization: Bearer <token>``; ``basic``: the user name or password of
     HTTP basic authentication (``part``); ``header``: a named header, after an optional
-    ``prefix``; ``query``: a named query parameter.
+    ``prefix``; ``query``: a named query parameter; ``body``: a field of the JSON body
+    (removed before the body is checked and forwarded, wherever the token was found).
     """
 
     kind: str
     name: str | None = None
     part: str | None = None
     prefix: str = ""
+    pointer: str | None = None
 
-    def read(self, headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+    def read(
+        self, headers: Mapping[str, str], query: Mapping[str, str], document: Any = None
+    ) -> str | None:
         """The token at this location of a request, if one is there."""
+        if self.kind == "body":
+            value = next((value for _, value in resolve(document, self.pointer)), None)
+            return value if isinstance(value, str) and value else None
         if self.kind == "query":
             return query.get(self.name) or None
         if self.kind == "header":
@@ -74,6 +83,7 @@ class TokenLocation:
             "header": f"the {self.name} header"
             + (f" after {self.prefix!r}" if self.prefix else ""),
             "query": f"the {self.name} query parameter",
+            "body": f"the {self.pointer} field of the JSON body",
         }[self.kind]
 
 
@@ -89,16 +99,22 @@ class Operation:
     idempotent: bool = False
     erases: bool = False
     unsubscribes: bool = False
+    #: A regular expression per path parameter (default: any one segment).
+    param_patterns: Mapping[str, str] = field(default_factory=dict)
     body_validator: jsonschema.Draft202012Validator | None = field(default=None, repr=False)
     query_validator: jsonschema.Draft202012Validator | None = field(default=None, repr=False)
     pattern: re.Pattern = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         regex = "".join(
-            f"(?P<{part}>[^/]+)" if index % 2 else re.escape(part)
+            f"(?P<{part}>{self._param_pattern(part)})" if index % 2 else re.escape(part)
             for index, part in enumerate(_PARAM.split(self.path))
         )
         object.__setattr__(self, "pattern", re.compile(regex))
+
+    def _param_pattern(self, name: str) -> str:
+        pattern = self.param_patterns.get(name, "[^/]+").removeprefix("^").removesuffix("$")
+        return f"(?:{pattern})"
 
     @property
     def specificity(self) -> int:
@@ -109,7 +125,11 @@ class Operation:
         if method != self.method:
             return None
         found = self.pattern.fullmatch(path)
-        return found.groupdict() if found else None
+        if found is None:
+            return None
+        params = found.groupdict()
+        # A parameter is one path segment, whatever its pattern would allow.
+        return None if any("/" in value for value in params.values()) else params
 
 
 @dataclass(frozen=True)

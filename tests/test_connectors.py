@@ -77,3 +77,66 @@ def test_strategies_place_the_credential(strategy, headers, params):
 def test_missing_credential_is_reported():
     with pytest.raises(CredentialMissing):
         AuthStrategy.from_spec({"type": "bearer", "value": "{token}"}).apply({}, {}, {}, no_oauth)
+
+
+def spec_with(operations: list[dict]):
+    return parse_spec(
+        {
+            "vendor": "acme",
+            "name": "Acme",
+            "base_url": "https://x",
+            "credentials": {},
+            "auth": {"type": "bearer", "value": "x"},
+            "operations": operations,
+        },
+        "acme.yaml",
+    )
+
+
+def test_path_param_patterns_keep_literals_out():
+    spec = spec_with(
+        [
+            {
+                "id": "get_contact",
+                "method": "GET",
+                "path": "/contacts/{id}",
+                "default_purpose": "sales",
+                "path_params": {"id": {"pattern": "^[0-9a-f]{8}-[0-9a-f-]{27}$"}},
+            }
+        ]
+    )
+    contact = "0f8e2a8c-1d2b-4c3d-8e9f-0a1b2c3d4e5f"
+    assert spec.operation_for("GET", f"contacts/{contact}")[1] == {"id": contact}
+    assert spec.operation_for("GET", "contacts/exports") is None
+
+
+def test_a_parameter_never_spans_segments():
+    spec = spec_with(
+        [
+            {
+                "id": "get_contact",
+                "method": "GET",
+                "path": "/contacts/{id}",
+                "default_purpose": "sales",
+                "path_params": {"id": {"pattern": ".+"}},
+            }
+        ]
+    )
+    assert spec.operation_for("GET", "contacts/a/b") is None
+
+
+def test_path_params_must_name_a_parameter_and_be_valid():
+    with pytest.raises(SpecError) as error:
+        spec_with(
+            [
+                {
+                    "id": "x",
+                    "method": "GET",
+                    "path": "/contacts/{id}",
+                    "default_purpose": "sales",
+                    "path_params": {"ident": {"pattern": "("}},
+                }
+            ]
+        )
+    assert "path_params/ident: not in the path" in str(error.value)
+    assert "not a regular expression" in str(error.value)

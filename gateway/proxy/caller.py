@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flask import Request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from connectors.spec import TokenLocation
 from gateway.errors import Problem
@@ -62,12 +63,21 @@ def identify_caller(
 
 
 def _find_token(request: Request, locations: tuple[TokenLocation, ...]) -> str:
+    document = _json_body(request) if any(loc.kind == "body" for loc in locations) else None
     for location in locations:
-        token = location.read(request.headers, request.args)
+        token = location.read(request.headers, request.args, document)
         if token:
             return token
     where = " or ".join(location.describe() for location in locations)
     raise _unauthenticated(f"send the gateway's access token in {where}", _CHALLENGE)
+
+
+def _json_body(request: Request):
+    """The JSON body if there is a readable one (its problems are reported later)."""
+    try:
+        return request.get_json(silent=True)
+    except RequestEntityTooLarge:
+        return None
 
 
 def _unauthenticated(message: str, challenge: str) -> Problem:

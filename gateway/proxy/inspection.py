@@ -17,6 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from catalog.snapshot import ToolView
 from connectors.classify import Classification, classify, validate_body, validate_query
+from connectors.pointers import remove, resolve
 from connectors.spec import Operation
 from connectors.vocabulary import data_uses
 from gateway.errors import Problem
@@ -43,6 +44,8 @@ def inspect_call(request: Request, tool: ToolView, path: str, pepper: bytes) -> 
     purpose = _purpose(request, operation)
     body = _read_body(request)
     document = _parse_body(request, operation, body)
+    if _remove_app_token(tool, document):
+        body = json.dumps(document).encode()
     violations = validate_body(operation, document) + validate_query(
         operation, request.args.to_dict()
     )
@@ -59,6 +62,18 @@ def inspect_call(request: Request, tool: ToolView, path: str, pepper: bytes) -> 
         subject_key(pepper, subject.kind, subject.identifier) for subject in classification.subjects
     )
     return Inspection(operation, purpose, body, document, classification, keys)
+
+
+def _remove_app_token(tool: ToolView, document: Any) -> bool:
+    """Take the app's token out of the body (where an SDK copies its key); True if found."""
+    pointers = [
+        pointer
+        for location in tool.spec.app_token
+        if location.kind == "body"
+        for pointer, _ in resolve(document, location.pointer)
+    ]
+    remove(document, pointers)
+    return bool(pointers)
 
 
 def _declared_operation(tool: ToolView, method: str, path: str) -> tuple[Operation, dict]:

@@ -6,6 +6,7 @@ import atexit
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -14,13 +15,15 @@ from flask import current_app
 from sqlalchemy import select
 
 from connectors.sandbox import sandbox_environment
-from gateway.db import db
+from gateway.db import db, utcnow
 from gateway.declarative import apply_document
 from gateway.migrate import upgrade
 from gateway.oauth.clients import rotate_client_secret
 from gateway.oauth.models import Client
 from gateway.server import serve_with_gunicorn
 from gateway.vault import vault_of
+from policies.consent import ConsentState, ConsentStatus, NewConsent, record_consents
+from policies.subjects import subject_key
 
 CATALOG_PATH = Path(__file__).with_name("demo_catalog.yaml")
 DEMO_CLIENT = "newsletter-app"
@@ -54,10 +57,38 @@ def _seed(sandbox_url: str) -> tuple[str, str]:
     report = apply_document(db.session, document, vault_of(current_app))
     for change in report.changes:
         click.echo(f"demo: {change}")
+    _seed_consents(current_app.extensions["gatehouse.config"].subject_pepper.encode())
     client = db.session.scalar(select(Client).where(Client.name == DEMO_CLIENT))
     secret = rotate_client_secret(client)
     db.session.commit()
     return client.client_id, secret
+
+
+def _seed_consents(pepper: bytes) -> None:
+    """Ada consented to e-mail marketing; Bob consented, then withdrew. Recorded once."""
+    people = {"ada@example.com": ["granted"], "bob@example.com": ["granted", "withdrawn"]}
+    keys = {email: subject_key(pepper, "email", email) for email in people}
+    if db.session.scalars(
+        select(ConsentState).where(ConsentState.subject_key.in_(keys.values()))
+    ).first():
+        return
+    start = utcnow() - timedelta(days=30)
+    record_consents(
+        db.session,
+        [
+            NewConsent(
+                subject_key=keys[email],
+                purpose="marketing.communications.email",
+                status=ConsentStatus(status),
+                source="demo-signup-form",
+                occurred_at=start + timedelta(days=step),
+                evidence={"ref": "demo"},
+            )
+            for email, statuses in people.items()
+            for step, status in enumerate(statuses)
+        ],
+    )
+    click.echo("demo: consent of ada@example.com (granted) and bob@example.com (withdrawn)")
 
 
 def _start_sandbox(port: int) -> None:

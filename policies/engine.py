@@ -125,7 +125,7 @@ def consent(facts: ExchangeFacts, policy: Policy) -> Iterable[Finding]:
     if basis is None:
         yield Reason("consent", f"the policy gives no lawful basis for {facts.purpose!r}")
         return
-    if basis != "consent" or not _personal_data(facts):
+    if basis != "consent" or not _sends_personal_data(facts):
         return
     if not facts.subjects:
         yield Reason("consent", "personal data whose owner the connector cannot identify")
@@ -189,6 +189,14 @@ def _personal_data(facts: ExchangeFacts) -> bool:
     return bool(facts.subjects) or any(c.startswith("user") for c in facts.categories)
 
 
+def _sends_personal_data(facts: ExchangeFacts) -> bool:
+    """True unless the call only names a record the vendor holds (a lookup by id in the
+    path, as in ``GET /members/{hash}``): that discloses nothing new about the person,
+    and a vendor's record id cannot be matched to consent recorded by e-mail."""
+    in_body = any(not subject.location.startswith("path:") for subject in facts.subjects)
+    return in_body or any(c.startswith("user") for c in facts.categories)
+
+
 RULES: tuple[Rule, ...] = (
     tool_status,
     department_grant,
@@ -207,7 +215,8 @@ def decide(facts: ExchangeFacts, policy: Policy) -> Decision:
     strips = [f for f in findings if isinstance(f, Strip)]
     drops = [f for f in findings if isinstance(f, Drop)]
     if drops and not {s.item for s in facts.subjects} - {d.subject.item for d in drops}:
-        denials = (*denials, Reason("consent", "no person in the batch may receive this"))
+        everyone = Reason("consent", "no person in the batch may receive this")
+        denials = (*denials, *(drop.reason for drop in drops), everyone)
     relied_on = _consents_relied_on(facts, {drop.subject.key for drop in drops})
     if denials:
         return Decision(Verdict.DENY, denials, policy.version)

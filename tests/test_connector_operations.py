@@ -25,6 +25,7 @@ from connectors.sandbox import vendor_modules
 from connectors.spec import TokenLocation
 from gateway.audit.models import ExchangeRecord
 from gateway.db import db
+from policies.subjects import normalise
 from tests.conftest import apply, get_token, grant_consent, sandbox_requests
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -73,7 +74,14 @@ def consent_to_samples(app, vendor: str) -> None:
     for method, sample in calls:
         operation, params = spec.operation_for(method, sample["path"])
         for subject in classify(operation, sample.get("body"), params).subjects:
-            grant_consent(app, operation.default_purpose, subject.identifier, kind=subject.kind)
+            if normalise(subject.kind, subject.identifier) is not None:
+                grant_consent(app, operation.default_purpose, subject.identifier, kind=subject.kind)
+
+
+def consent_to_every_purpose(app, vendor: str, *identifiers: str, kind: str = "email") -> None:
+    """These people consented to every purpose the vendor's operations are used for."""
+    for purpose in sorted({op.default_purpose for op in load_spec(vendor).operations}):
+        grant_consent(app, purpose, *identifiers, kind=kind)
 
 
 def with_token(location: TokenLocation, token: str, headers: dict, params: dict) -> None:

@@ -248,7 +248,7 @@ def test_hop_by_hop_headers_are_dropped_both_ways(gateway, upstream, upstream_to
             "Connection": "keep-alive, X-App-Hop",
             "X-App-Hop": "private",
             "Proxy-Authorization": "Basic eA==",
-            "X-Purpose": "marketing.communications.email",
+            "X-Purpose": "analytics",  # the gateway's own signal, not the vendor's
             "X-App-Header": "kept",
         },
         timeout=10,
@@ -298,12 +298,18 @@ def test_the_log_holds_operation_purpose_categories_and_subject_keys(app, gatewa
     response = requests.post(
         gateway + "/proxy/mailchimp/lists/a1b2c3d4e5",
         json=body,
-        headers={"Authorization": f"Bearer {token}", "X-Purpose": "marketing.communications"},
+        headers={
+            "Authorization": f"Bearer {token}",
+            "X-Purpose": "marketing.communications.email",
+        },
         timeout=10,
     )
     assert response.status_code == 200, response.text
     [record] = records(app)
-    assert (record.operation, record.purpose) == ("batch_subscribe", "marketing.communications")
+    assert (record.operation, record.purpose) == (
+        "batch_subscribe",
+        "marketing.communications.email",
+    )
     assert record.data_categories == ["user.contact.email"]
     assert record.subject_count == 2
     with app.app_context():

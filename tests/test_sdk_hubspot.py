@@ -16,14 +16,18 @@ from hubspot.crm.contacts import (
 
 from connectors.sandbox.vendors import hubspot as sandbox_hubspot
 from tests.conftest import apply, get_token, sandbox_requests
-from tests.test_connector_operations import catalog
+from tests.test_connector_operations import catalog, consent_to_every_purpose
 
 VENDOR_TOKEN = f"Bearer {sandbox_hubspot.CREDENTIALS['access_token']}"
 
 
 @pytest.fixture
 def token(app, gateway, sandbox) -> str:
-    return get_token(gateway, apply(app, catalog("hubspot", sandbox)).new_clients[0])
+    client = apply(app, catalog("hubspot", sandbox)).new_clients[0]
+    consent_to_every_purpose(app, "hubspot", "ada@example.com", "grace@example.com")
+    # With idProperty=email the id is an address, but the spec can only call it an id.
+    consent_to_every_purpose(app, "hubspot", "grace@example.com", kind="external_id")
+    return get_token(gateway, client)
 
 
 def sdk_client(gateway: str, token: str) -> hubspot.Client:

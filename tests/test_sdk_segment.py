@@ -16,7 +16,7 @@ from segment.analytics import Client
 
 from connectors.sandbox.vendors import segment as sandbox_segment
 from tests.conftest import apply, get_token, sandbox_requests
-from tests.test_connector_operations import catalog
+from tests.test_connector_operations import catalog, consent_to_every_purpose
 
 SANDBOX_AUTHORIZATION = (
     "Basic " + base64.b64encode(f"{sandbox_segment.CREDENTIALS['write_key']}:".encode()).decode()
@@ -29,7 +29,10 @@ def sdk_client(gateway: str, token: str) -> Client:
 
 
 def connected_token(app, gateway: str, sandbox: str) -> str:
-    return get_token(gateway, apply(app, catalog("segment", sandbox)).new_clients[0])
+    client = apply(app, catalog("segment", sandbox)).new_clients[0]
+    consent_to_every_purpose(app, "segment", "ada@example.com")
+    consent_to_every_purpose(app, "segment", "user-42", kind="external_id")
+    return get_token(gateway, client)
 
 
 def test_sdk_identifies_and_tracks_through_the_gateway(app, gateway, sandbox):

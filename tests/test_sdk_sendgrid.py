@@ -11,14 +11,16 @@ from sendgrid.helpers.mail import Mail
 
 from connectors.sandbox.vendors import sendgrid as sandbox_sendgrid
 from tests.conftest import apply, get_token, sandbox_requests
-from tests.test_connector_operations import catalog
+from tests.test_connector_operations import catalog, consent_to_every_purpose
 
 VENDOR_KEY = f"Bearer {sandbox_sendgrid.CREDENTIALS['api_key']}"
 
 
 @pytest.fixture
 def token(app, gateway, sandbox) -> str:
-    return get_token(gateway, apply(app, catalog("sendgrid", sandbox)).new_clients[0])
+    client = apply(app, catalog("sendgrid", sandbox)).new_clients[0]
+    consent_to_every_purpose(app, "sendgrid", "ada@example.com")
+    return get_token(gateway, client)
 
 
 def sdk_client(gateway: str, token: str) -> SendGridAPIClient:

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format clean
+.PHONY: run test bench lint format clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,13 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## Run the benchmarks (PostgreSQL ones need GATEHOUSE_BENCH_DATABASE_URL)
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/proxy_overhead.py
+	$(BIN)/python bench/decision_vs_rego.py
+	$(BIN)/python bench/consent_lookup.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -25,13 +26,16 @@ from gateway.audit.export import record_as_dict
 from gateway.audit.log import iter_records
 from gateway.config import ConfigError, connector_folders_from_env
 from gateway.consent_commands import consent_group
-from gateway.db import db
+from gateway.db import db, utcnow
 from gateway.declarative import CatalogError, apply_document, export_document
 from gateway.demo import run_demo
 from gateway.migrate import upgrade
 from gateway.oauth.clients import KNOWN_SCOPES, ClientError, register_client
+from gateway.policy_simulation import simulate
 from gateway.server import serve_with_gunicorn
+from gateway.snapshots import snapshots_of
 from gateway.vault import vault_of
+from policies.policy import PolicyError, load_policy
 
 
 def _create_app_or_explain():
@@ -271,3 +275,58 @@ def _report_failures(failures: list[str]) -> None:
         click.echo(failure, err=True)
     if failures:
         raise SystemExit(1)
+
+
+@cli.group("policy", cls=AppGroup)
+def policy_group() -> None:
+    """The data-protection policy (policies/policy.yaml, or GATEHOUSE_POLICY_FILE)."""
+
+
+@policy_group.command("simulate")
+@click.option("--since", default="7d", show_default=True, help="How far back: 30m, 12h, 7d.")
+@click.option(
+    "--policy",
+    "candidate_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The candidate policy file (default: the one in force, which changes nothing).",
+)
+@click.option("--json", "as_json", is_flag=True)
+def policy_simulate(since: str, candidate_path: Path | None, as_json: bool) -> None:
+    """Replay recorded exchanges under a candidate policy and report what would change."""
+    snapshots = snapshots_of(current_app)
+    current = snapshots.get("policy")
+    try:
+        candidate = load_policy(candidate_path) if candidate_path else current
+    except PolicyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    start = utcnow() - _duration(since)
+    result = simulate(db.session, start, current, candidate, snapshots.get("catalog"))
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "since": start.isoformat(),
+                    "replayed": result.replayed,
+                    "skipped": result.skipped,
+                    "changes": [vars(change) for change in result.changes],
+                },
+                indent=2,
+            )
+        )
+        return
+    click.echo(
+        f"replayed {result.replayed} exchanges since {start:%Y-%m-%d %H:%M} UTC "
+        f"({result.skipped} skipped: tool no longer in the catalog); "
+        f"{len(result.changes)} would change"
+    )
+    for (shift, rule), count in sorted(result.by_rule().items()):
+        click.echo(f"  {count:>6}  {shift:<18} rule {rule}")
+    for (shift, tool), count in sorted(result.by_tool().items()):
+        click.echo(f"  {count:>6}  {shift:<18} tool {tool}")
+
+
+def _duration(text: str) -> timedelta:
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
+        raise click.BadParameter("use a number and m, h or d, e.g. 7d", param_hint="--since")
+    return timedelta(**{units[text[-1]]: int(text[:-1])})

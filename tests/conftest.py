@@ -8,10 +8,13 @@ dropped and rebuilt by the migrations at the start of the run.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import requests
@@ -33,6 +36,7 @@ from policies.subjects import subject_key
 from tests.upstream import RecordingUpstream
 
 SANDBOX_MAILCHIMP_KEY = mailchimp_sandbox.CREDENTIALS["api_key"]
+GATEHOUSE = str(Path(sys.executable).with_name("gatehouse"))
 #: Kept across tests: generating an RSA key for every test would only cost time.
 PRESERVED_TABLES = {SigningKey.__tablename__, "state_versions"}
 ENCRYPTION_KEY = Fernet.generate_key().decode()
@@ -220,3 +224,30 @@ def get_token(gateway_url: str, credentials: AppCredentials) -> str:
 
 def sandbox_requests(sandbox_url: str) -> list[dict]:
     return requests.get(f"{sandbox_url}/_sandbox/requests", timeout=10).json()
+
+
+@pytest.fixture
+def demo_token(gateway, demo) -> str:
+    """The demo app's access token; Ada and Alan consented to e-mail marketing."""
+    return get_token(gateway, demo)
+
+
+@pytest.fixture
+def cli(config, tmp_path):
+    """Run the real ``gatehouse`` command on the test database, as an operator would."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")},
+        "GATEHOUSE_DATABASE_URL": config.database_url,
+        "GATEHOUSE_SECRET_KEY": config.secret_key,
+        "GATEHOUSE_ENCRYPTION_KEYS": ",".join(config.encryption_keys),
+        "GATEHOUSE_SUBJECT_PEPPER": config.subject_pepper,
+        "GATEHOUSE_INSTANCE_PATH": str(tmp_path / "instance"),
+        "MC_KEY": "cli-key-us21",
+    }
+
+    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [GATEHOUSE, *args], input=stdin, capture_output=True, text=True, env=env, timeout=120
+        )
+
+    return run

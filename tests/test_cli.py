@@ -21,22 +21,9 @@ GATEHOUSE = str(Path(sys.executable).with_name("gatehouse"))
 
 
 @pytest.fixture
-def run(config, tmp_path):
-    env = {
-        **os.environ,
-        "GATEHOUSE_DATABASE_URL": config.database_url,
-        "GATEHOUSE_SECRET_KEY": config.secret_key,
-        "GATEHOUSE_ENCRYPTION_KEYS": ",".join(config.encryption_keys),
-        "GATEHOUSE_SUBJECT_PEPPER": config.subject_pepper,
-        "GATEHOUSE_INSTANCE_PATH": str(tmp_path / "instance"),
-        "MC_KEY": "cli-key-us21",
-    }
-    env.pop("GATEHOUSE_DEMO", None)
-
+def run(cli):
     def run(*args: str, stdin: str | None = None, check: bool = True):
-        result = subprocess.run(
-            [GATEHOUSE, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60
-        )
+        result = cli(*args, stdin=stdin)
         if check:
             assert result.returncode == 0, result.stderr
         return result

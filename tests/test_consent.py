@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -156,25 +154,6 @@ def test_the_api_is_described_by_openapi(gateway, app):
     assert routes == set(document["paths"])
 
 
-@pytest.fixture
-def run(config, tmp_path):
-    env = {
-        **os.environ,
-        "GATEHOUSE_DATABASE_URL": config.database_url,
-        "GATEHOUSE_SECRET_KEY": config.secret_key,
-        "GATEHOUSE_ENCRYPTION_KEYS": ",".join(config.encryption_keys),
-        "GATEHOUSE_SUBJECT_PEPPER": config.subject_pepper,
-        "GATEHOUSE_INSTANCE_PATH": str(tmp_path / "instance"),
-    }
-
-    def run(*args):
-        return subprocess.run(
-            [GATEHOUSE, *args], capture_output=True, text=True, env=env, timeout=120
-        )
-
-    return run
-
-
 CSV = """email,phone,purpose,status,source,occurred_at,expires_at
 ada@example.com,,marketing.communications.email,granted,signup-form,2026-05-01T10:00:00Z,
 ,+44 20 7946 0958,marketing.communications.sms,granted,shop,2026-05-02T10:00+01:00,2027-05-02T10:00Z
@@ -191,10 +170,10 @@ def events(app) -> int:
         return db.session.scalar(select(func.count()).select_from(ConsentEvent))
 
 
-def test_import_reports_bad_rows_and_goes_on(app, run, tmp_path):
+def test_import_reports_bad_rows_and_goes_on(app, cli, tmp_path):
     path = tmp_path / "consents.csv"
     path.write_text(CSV)
-    result = run("consent", "import", str(path))
+    result = cli("consent", "import", str(path))
     assert result.returncode == 1
     assert "recorded 3 consent events; 4 bad rows skipped" in result.stdout
     for line, problem in (
@@ -205,12 +184,12 @@ def test_import_reports_bad_rows_and_goes_on(app, run, tmp_path):
     ):
         assert f"consents.csv:{line}: " in result.stderr and problem in result.stderr
     assert events(app) == 3
-    again = run("consent", "import", str(path))
+    again = cli("consent", "import", str(path))
     assert "resuming after line 8" in again.stderr
     assert events(app) == 3
 
 
-def test_import_resumes_where_it_stopped(app, run, tmp_path):
+def test_import_resumes_where_it_stopped(app, cli, tmp_path):
     path = tmp_path / "consents.jsonl"
     rows = [
         {
@@ -223,7 +202,7 @@ def test_import_resumes_where_it_stopped(app, run, tmp_path):
         for i in range(10)
     ]
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    first = run("consent", "import", str(path), "--batch-size", "4")
+    first = cli("consent", "import", str(path), "--batch-size", "4")
     assert first.returncode == 0, first.stderr
     assert events(app) == 10
     with app.app_context():  # as if the import had died after its first batch
@@ -231,7 +210,7 @@ def test_import_resumes_where_it_stopped(app, run, tmp_path):
         progress.lines_done = 4
         db.session.execute(ConsentEvent.__table__.delete().where(ConsentEvent.id > 4))
         db.session.commit()
-    resumed = run("consent", "import", str(path), "--batch-size", "4")
+    resumed = cli("consent", "import", str(path), "--batch-size", "4")
     assert "resuming after line 4" in resumed.stderr
     assert "recorded 6 consent events" in resumed.stdout
     assert events(app) == 10

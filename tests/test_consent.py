@@ -208,7 +208,8 @@ def test_import_resumes_where_it_stopped(app, cli, tmp_path):
     with app.app_context():  # as if the import had died after its first batch
         progress = db.session.scalars(select(ConsentImport)).one()
         progress.lines_done = 4
-        db.session.execute(ConsentEvent.__table__.delete().where(ConsentEvent.id > 4))
+        kept = db.session.scalars(select(ConsentEvent.id).order_by(ConsentEvent.id).limit(4)).all()
+        db.session.execute(ConsentEvent.__table__.delete().where(ConsentEvent.id.not_in(kept)))
         db.session.commit()
     resumed = cli("consent", "import", str(path), "--batch-size", "4")
     assert "resuming after line 4" in resumed.stderr

@@ -34,7 +34,9 @@ def identify_caller(
     verifier: AccessTokenVerifier,
     clients: Mapping[str, ClientView],
     locations: tuple[TokenLocation, ...] = DEFAULT_LOCATIONS,
+    scope: str = PROXY_SCOPE,
 ) -> Caller:
+    """The verified token and active client of the request, holding ``scope``."""
     token_string = _find_token(request, locations)
     try:
         token = verifier.authenticate(token_string)
@@ -46,18 +48,14 @@ def identify_caller(
             "the app this token was issued to is disabled or removed",
             f'{_CHALLENGE}, error="invalid_token"',
         )
-    if PROXY_SCOPE not in token.scopes:
+    if scope not in token.scopes:
         raise refusal(
             403,
             "insufficient-scope",
             "Insufficient scope",
             "authentication",
-            f"the access token lacks the {PROXY_SCOPE!r} scope",
-            {
-                "WWW-Authenticate": (
-                    f'{_CHALLENGE}, error="insufficient_scope", scope="{PROXY_SCOPE}"'
-                )
-            },
+            f"the access token lacks the {scope!r} scope",
+            {"WWW-Authenticate": f'{_CHALLENGE}, error="insufficient_scope", scope="{scope}"'},
         )
     return Caller(token, client)
 

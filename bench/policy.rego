@@ -37,11 +37,12 @@ lineage(key) := [concat(".", array.slice(parts, 0, n)) |
 	some n in numbers.range(count(parts), 1)
 ]
 
-# The setting of the key or of its nearest ancestor that has one.
-most_specific(by_key, key) := by_key[ancestors[nearest]] if {
-	ancestors := lineage(key)
-	nearest := min({i | some i; ancestor := ancestors[i]; by_key[ancestor]})
+# The setting of the nearest of these ancestors (a lineage) that has one.
+nearest_setting(by_key, ancestors) := by_key[ancestors[nearest]] if {
+	nearest := min([i | some i; ancestor := ancestors[i]; by_key[ancestor]])
 }
+
+purpose_lineage := lineage(input.purpose)
 
 # tool_status
 
@@ -69,7 +70,10 @@ grant_expired if {
 	grant.expires < input.today
 }
 
-deny contains reason("department_grant", sprintf("no grant to %s", [grant_holder])) if grant == null
+deny contains reason("department_grant", message) if {
+	grant == null
+	message := sprintf("no grant to %s", [grant_holder])
+}
 
 deny contains reason("department_grant", message) if {
 	grant_expired
@@ -87,71 +91,75 @@ deny contains reason("department_grant", message) if {
 }
 
 # minimisation and special_categories: a field is refused, or stripped in redact mode
-# unless it identifies a person.
+# unless it identifies a person. Categories are judged once each, not once per field (a
+# batch repeats a few), and per-field and per-subject findings are arrays, as the engine's
+# are lists: rego-cpp builds a set of objects far more slowly than an array.
 
-outside_grant contains field if {
+categories := {field.category | some field in input.data}
+
+outside_grant contains category if {
 	grant != null
-	some field in input.data
-	not covered_by_any(field.category, grant.data_categories)
-	not covered_by_any(field.category, settings.special_categories)
+	some category in categories
+	not covered_by_any(category, grant.data_categories)
+	not covered_by_any(category, settings.special_categories)
 }
 
 granted_categories := grant.data_categories if grant != null
 else := []
 
-named_special := {category |
+named_special := [category |
 	some category in granted_categories
 	covered_by_any(category, settings.special_categories)
+]
+
+unnamed_special contains category if {
+	some category in categories
+	covered_by_any(category, settings.special_categories)
+	not covered_by_any(category, named_special)
 }
 
-unnamed_special contains field if {
-	some field in input.data
-	covered_by_any(field.category, settings.special_categories)
-	not covered_by_any(field.category, named_special)
-}
+unnamed_why := "is a special category the grant does not name"
 
-objection contains {"rule": "minimisation", "field": field, "why": "is not in the grant"} if {
-	some field in outside_grant
-}
+objections := array.concat(
+	[{"rule": "minimisation", "field": field, "why": "is not in the grant"} |
+		some field in input.data
+		field.category in outside_grant
+	],
+	[{"rule": "special_categories", "field": field, "why": unnamed_why} |
+		some field in input.data
+		field.category in unnamed_special
+	],
+)
 
-objection contains {
-	"rule": "special_categories",
-	"field": field,
-	"why": "is a special category the grant does not name",
-} if {
-	some field in unnamed_special
-}
-
-identifiers := {subject.location | some subject in input.subjects}
+identifiers := [subject.location | some subject in input.subjects]
 
 strippable(field) if {
 	grant.mode == "redact"
 	not field.pointer in identifiers
 }
 
-objection_message(found) := sprintf(
-	"%s at %s %s",
-	[found.field.category, found.field.pointer, found.why],
+objection_reason(found) := reason(
+	found.rule,
+	sprintf("%s at %s %s", [found.field.category, found.field.pointer, found.why]),
 )
 
-strip contains {"pointer": found.field.pointer, "rule": found.rule, "message": message} if {
-	some found in objection
+strips := [{"pointer": found.field.pointer, "reason": objection_reason(found)} |
+	some found in objections
 	strippable(found.field)
-	message := objection_message(found)
-}
+]
 
-deny contains reason(found.rule, objection_message(found)) if {
-	some found in objection
+refused_fields := [objection_reason(found) |
+	some found in objections
 	not strippable(found.field)
-}
+]
 
 # transfers
 
 personal_data if count(input.subjects) > 0
 
 personal_data if {
-	some field in input.data
-	startswith(field.category, "user")
+	some category in categories
+	startswith(category, "user")
 }
 
 transfer_basis := basis if {
@@ -191,7 +199,7 @@ deny contains reason("transfers", message) if {
 
 # consent
 
-lawful_basis := most_specific(settings.lawful_bases, input.purpose)
+lawful_basis := nearest_setting(settings.lawful_bases, purpose_lineage)
 
 deny contains reason("consent", message) if {
 	not lawful_basis
@@ -205,8 +213,8 @@ sends_personal_data if {
 }
 
 sends_personal_data if {
-	some field in input.data
-	startswith(field.category, "user")
+	some category in categories
+	startswith(category, "user")
 }
 
 needs_consent if {
@@ -219,38 +227,41 @@ deny contains reason("consent", "personal data whose owner the connector cannot 
 	count(input.subjects) == 0
 }
 
-# The state for the purpose, or for its nearest parent purpose that has one.
-current_consent(key) := most_specific(input.consents[key], input.purpose)
+# The state for the purpose, or for its nearest parent purpose that has one; null if none.
+current_consent(subject) := state if {
+	subject.key != null
+	state := nearest_setting(input.consents[subject.key], purpose_lineage)
+} else := null
 
-consent_problem(subject) := "the identifier cannot be read, so consent cannot be checked" if {
+unreadable := "the identifier cannot be read, so consent cannot be checked"
+
+consent_problem(subject, state) := unreadable if {
 	subject.key == null
 } else := sprintf("no consent on record for '%s'", [input.purpose]) if {
-	not current_consent(subject.key)
+	state == null
 } else := sprintf("consent for '%s' was withdrawn", [state.purpose]) if {
-	state := current_consent(subject.key)
 	not state.granted
-} else := sprintf("consent for '%s' expired", [state.purpose]) if {
-	state := current_consent(subject.key)
+} else := sprintf("consent for '%s' expired on %s", [state.purpose, day(state.expires_at)]) if {
 	state.expires_at != null
 	state.expires_at <= input.now
 }
 
-unconsented contains {"subject": subject, "message": message} if {
-	needs_consent
+day(instant) := sprintf("%d-%02d-%02d", time.date(instant))
+
+assessed := [{"subject": subject, "state": current_consent(subject)} |
 	some subject in input.subjects
-	message := sprintf("%s: %s", [subject.location, consent_problem(subject)])
-}
+]
 
-deny contains reason("consent", found.message) if {
-	some found in unconsented
-	found.subject.item == null
-}
+unconsented := [{"subject": found.subject, "reason": reason("consent", message)} |
+	needs_consent
+	some found in assessed
+	problem := consent_problem(found.subject, found.state)
+	message := sprintf("%s: %s", [found.subject.location, problem])
+]
 
-drop contains {"item": s.item, "key": s.key, "rule": "consent", "message": found.message} if {
-	some found in unconsented
-	s := found.subject
-	s.item != null
-}
+refused_subjects := [found.reason | some found in unconsented; found.subject.item == null]
+
+drops := [found | some found in unconsented; found.subject.item != null]
 
 # gpc
 
@@ -262,37 +273,39 @@ deny contains reason("gpc", message) if {
 
 # The decision
 
-dropped_items := {found.item | some found in drop}
+dropped_items := {found.subject.item | some found in drops}
 
-dropped_keys := {found.key | some found in drop}
+dropped_keys := {found.subject.key | some found in drops}
 
-everyone_dropped if {
-	count(drop) > 0
-	count({subject.item | some subject in input.subjects} - dropped_items) == 0
+someone_left if {
+	some subject in input.subjects
+	not subject.item in dropped_items
 }
 
-batch_denials := {reason(found.rule, found.message) | some found in drop} | {reason(
-	"consent",
-	"no person in the batch may receive this",
-)} if everyone_dropped
-else := set()
+everyone_dropped if {
+	count(drops) > 0
+	not someone_left
+}
 
-denials := deny | batch_denials
+batch_denials := array.concat(
+	[found.reason | some found in drops],
+	[reason("consent", "no person in the batch may receive this")],
+) if everyone_dropped
+else := []
+
+denials := array.concat(
+	array.concat([found | some found in deny], refused_fields),
+	array.concat(refused_subjects, batch_denials),
+)
 
 verdict := "deny" if count(denials) > 0
-else := "redact" if count(strip) + count(drop) > 0
+else := "redact" if count(strips) + count(drops) > 0
 else := "allow"
 
-redactions := {reason(found.rule, found.message) | some found in strip} | {reason(
-	found.rule,
-	found.message,
-) | some found in drop}
-
-relied_on := {state.event_id |
-	some subject in input.subjects
-	subject.key != null
-	not subject.key in dropped_keys
-	state := current_consent(subject.key)
+relied_on := {found.state.event_id |
+	some found in assessed
+	found.state != null
+	not found.subject.key in dropped_keys
 }
 
 decision := {
@@ -305,9 +318,12 @@ decision := {
 } if verdict == "deny"
 else := {
 	"verdict": verdict,
-	"reasons": redactions,
-	"strip": [found.pointer | some found in strip],
+	"reasons": array.concat(
+		[found.reason | some found in strips],
+		[found.reason | some found in drops],
+	),
+	"strip": [found.pointer | some found in strips],
 	"drop": sort(dropped_items),
-	"dropped_subjects": [found.key | some found in drop],
+	"dropped_subjects": [found.subject.key | some found in drops],
 	"consent_event_ids": sort(relied_on),
 }

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import JSON, String, select
+from sqlalchemy import ARRAY, JSON, String, any_, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -125,6 +125,14 @@ def _advance_state(session: Session, event: ConsentEvent) -> None:
     )
 
 
+def _key_among(session: Session, keys: list[str]):
+    """On PostgreSQL one array parameter (``= ANY``): 500 separate parameters cost more to
+    build and parse than the index lookup itself."""
+    if session.get_bind().dialect.name == "postgresql":
+        return ConsentState.subject_key == any_(bindparam("keys", keys, type_=ARRAY(String)))
+    return ConsentState.subject_key.in_(keys)
+
+
 def consent_states(session: Session, keys: Iterable[str]) -> dict[str, tuple[ConsentFact, ...]]:
     """The current states of these subjects, all purposes, in one indexed query."""
     wanted = sorted(set(keys))
@@ -137,7 +145,7 @@ def consent_states(session: Session, keys: Iterable[str]) -> dict[str, tuple[Con
             ConsentState.status,
             ConsentState.expires_at,
             ConsentState.event_id,
-        ).where(ConsentState.subject_key.in_(wanted))
+        ).where(_key_among(session, wanted))
     )
     states: dict[str, list[ConsentFact]] = {}
     for key, purpose, status, expires_at, event_id in rows:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from policies.decision import Decision, Reason, Verdict
 from policies.facts import ConsentFact, ExchangeFacts, SubjectFact
 from policies.policy import Policy
-from policies.taxonomy import covered_by_any, lineage
+from policies.taxonomy import covered_by_any, covers, lineage
 from policies.tcf import TCStringError
 from policies.tcf import decode as decode_tc_string
 
@@ -158,7 +158,11 @@ def current_consent(states: Iterable[ConsentFact], purpose: str) -> ConsentFact 
 
 
 def gpc(facts: ExchangeFacts, policy: Policy) -> Iterable[Finding]:
-    if facts.signals.gpc and covered_by_any(facts.purpose, policy.gpc_opt_out):
+    opted_out = policy.gpc_opt_out
+    overlaps = covered_by_any(facts.purpose, opted_out) or any(
+        covers(facts.purpose, use) for use in opted_out
+    )  # "marketing" covers third-party advertising too
+    if facts.signals.gpc and overlaps:
         yield Reason(
             "gpc", f"Sec-GPC: 1 opts the person out of {facts.purpose!r} (sale or sharing)"
         )
@@ -217,7 +221,11 @@ def decide(facts: ExchangeFacts, policy: Policy) -> Decision:
     if drops and not {s.item for s in facts.subjects} - {d.subject.item for d in drops}:
         everyone = Reason("consent", "no person in the batch may receive this")
         denials = (*denials, *(drop.reason for drop in drops), everyone)
-    relied_on = _consents_relied_on(facts, {drop.subject.key for drop in drops})
+    relied_on = (
+        _consents_relied_on(facts, {drop.subject.key for drop in drops})
+        if policy.lawful_basis(facts.purpose) == "consent" and _sends_personal_data(facts)
+        else ()
+    )
     if denials:
         return Decision(Verdict.DENY, denials, policy.version)
     if strips or drops:

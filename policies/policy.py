@@ -7,6 +7,7 @@ the file, recorded with every decision so an auditor knows which rules applied.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +104,13 @@ def _problems(document: dict) -> list[str]:
     for use in [*document.get("gpc_opt_out", []), *document.get("tcf_purposes", {})]:
         if use not in uses:
             problems.append(f"  {use!r} (gpc_opt_out or tcf_purposes) is not a fideslang data use")
+    for name, countries in (document.get("transfers") or {}).items():
+        wrong = [c for c in countries if not (isinstance(c, str) and re.fullmatch("[A-Z]{2}", c))]
+        if name not in ("eea", "adequacy", "dpf") or wrong:
+            problems.append(
+                f"  transfers/{name}: lists eea, adequacy and dpf hold two-letter country "
+                f"codes in quotes (YAML reads a bare NO as false): {wrong}"
+            )
     for use, ids in document.get("tcf_purposes", {}).items():
         if not all(isinstance(i, int) and 1 <= i <= 11 for i in ids):
             problems.append(f"  tcf_purposes/{use}: TCF purposes are numbers 1 to 11")

@@ -282,3 +282,27 @@ def test_the_policy_file_is_checked():
         parse_policy({"lawful_bases": {"marketing.telepathy": "consent"}}, "v")
     with pytest.raises(PolicyError, match="is not one of"):
         parse_policy({"lawful_bases": {"marketing": "because"}}, "v")
+
+
+def test_norway_is_in_the_eea_and_country_codes_are_checked():
+    assert "NO" in POLICY.eea
+    tool = ToolFacts("mailchimp", "approved", "NO", None, None)
+    assert decide(facts(tool=tool), POLICY).allowed
+    with pytest.raises(PolicyError, match="two-letter country codes"):
+        parse_policy({"lawful_bases": {"marketing": "consent"}, "transfers": {"eea": [False]}}, "v")
+
+
+def test_gpc_also_refuses_a_broader_purpose_that_covers_advertising():
+    grant = replace(GRANT, purposes=frozenset({"marketing"}))
+    broad = facts(
+        purpose="marketing",
+        grant=grant,
+        signals=Signals(gpc=True),
+        consents={"key-ada": (ConsentFact("marketing", True, None, 9),)},
+    )
+    assert rules(decide(broad, POLICY)) == ["gpc"]
+
+
+def test_no_consent_is_claimed_where_none_was_needed():
+    lookup = facts(data=(), subjects=(SubjectFact("key-ada", "path:subscriber_hash"),))
+    assert decide(lookup, POLICY).consent_event_ids == ()

@@ -7,6 +7,7 @@ from sqlalchemy import create_engine
 
 # Imported for their side effect: each registers its tables on the metadata.
 import catalog.models  # noqa: F401
+import gateway.audit.checkpoints
 import gateway.audit.models
 import gateway.oauth.models  # noqa: F401
 import policies.consent  # noqa: F401

@@ -85,16 +85,25 @@ def _empty_tables(request) -> Iterator[None]:
         return
     engine = request.getfixturevalue("migrated_engine")
     with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":  # the log is append-only but for pruning
+            connection.execute(text("SET LOCAL gatehouse.pruning = 'on'"))
         for table in reversed(Base.metadata.sorted_tables):
             if table.name not in PRESERVED_TABLES:
                 connection.execute(delete(table))
+
+
+def close(app) -> None:
+    """Give back the app's database connections (a test run makes hundreds of apps)."""
+    db.of(app).engine.dispose()
+    app.extensions["gatehouse.proxy"].log.close()
 
 
 @pytest.fixture
 def app(config):
     app = create_app(config)
     app.config["TESTING"] = True
-    return app
+    yield app
+    close(app)
 
 
 @dataclass
@@ -119,11 +128,32 @@ def gateway(app) -> Iterator[str]:
     live.stop()
 
 
+class RecordedFirst:
+    """WSGI middleware for the sandbox: a request from the gateway must already have its
+    exchange record committed (seen through a separate connection) when it arrives."""
+
+    def __init__(self, app, engine) -> None:
+        self.app, self.engine, self.unrecorded = app, engine, []
+
+    def __call__(self, environ, start_response):
+        request_id = environ.get("HTTP_X_REQUEST_ID")
+        if request_id:
+            with self.engine.connect() as connection:
+                found = connection.execute(
+                    text("SELECT 1 FROM exchanges WHERE request_id = :id"), {"id": request_id}
+                ).first()
+            if found is None:
+                self.unrecorded.append(environ.get("PATH_INFO"))
+        return self.app(environ, start_response)
+
+
 @pytest.fixture
-def sandbox() -> Iterator[str]:
-    live = serve(create_sandbox_app())
+def sandbox(migrated_engine) -> Iterator[str]:
+    checked = RecordedFirst(create_sandbox_app(), migrated_engine)
+    live = serve(checked)
     yield live.url
     live.stop()
+    assert checked.unrecorded == [], "reached the vendor without a committed record"
 
 
 @pytest.fixture
@@ -233,9 +263,9 @@ def demo_token(gateway, demo) -> str:
 
 
 @pytest.fixture
-def cli(config, tmp_path):
-    """Run the real ``gatehouse`` command on the test database, as an operator would."""
-    env = {
+def cli_env(config, tmp_path) -> dict[str, str]:
+    """The environment of a ``gatehouse`` process working on the test database."""
+    return {
         **{k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")},
         "GATEHOUSE_DATABASE_URL": config.database_url,
         "GATEHOUSE_SECRET_KEY": config.secret_key,
@@ -245,9 +275,19 @@ def cli(config, tmp_path):
         "MC_KEY": "cli-key-us21",
     }
 
+
+@pytest.fixture
+def cli(cli_env):
+    """Run the real ``gatehouse`` command on the test database, as an operator would."""
+
     def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [GATEHOUSE, *args], input=stdin, capture_output=True, text=True, env=env, timeout=120
+            [GATEHOUSE, *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=cli_env,
+            timeout=120,
         )
 
     return run

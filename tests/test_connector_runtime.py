@@ -10,7 +10,7 @@ from gateway.app import create_app
 from gateway.db import db
 from gateway.declarative import CatalogError, apply_document
 from gateway.vault import vault_of
-from tests.conftest import apply, demo_document, get_token, serve
+from tests.conftest import apply, close, demo_document, get_token, serve
 
 
 def acme_spec(operations: list[str]) -> dict:
@@ -60,6 +60,7 @@ def acme(tmp_path, config, upstream):
     live = serve(app)
     yield live.url, folder, get_token(live.url, client)
     live.stop()
+    close(app)
 
 
 def post(url: str, token: str, path: str) -> requests.Response:

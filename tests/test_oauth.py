@@ -14,7 +14,7 @@ from gateway.app import create_app
 from gateway.audit.models import ExchangeRecord
 from gateway.db import db
 from gateway.oauth.models import SigningKey
-from tests.conftest import apply, demo_document, get_token, serve
+from tests.conftest import apply, close, demo_document, get_token, serve
 
 
 def introspect(gateway: str, credentials, token: str) -> dict:
@@ -158,3 +158,4 @@ def test_signing_key_lost_with_its_encryption_key_is_replaced(app, config, gatew
         with other_app.app_context():
             db.session.execute(delete(SigningKey))
             db.session.commit()
+        close(other_app)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from gateway.audit.models import ExchangeRecord
+from datetime import datetime, timedelta
+
+from gateway.audit.models import ExchangeRecord, Outcome
+
+OUTCOME_UNKNOWN = "outcome_unknown"
+#: Beyond the longest call a vendor may take, before a pending record counts as unknown.
+GRACE = timedelta(seconds=30)
 
 FIELDS = (
     "seq",
@@ -36,10 +42,16 @@ FIELDS = (
 )
 
 
-def record_as_dict(record: ExchangeRecord) -> dict:
+def unknown_outcome_after(now: datetime, longest_call_seconds: float) -> datetime:
+    """Records started before this and still pending will never complete."""
+    return now - timedelta(seconds=longest_call_seconds) - GRACE
+
+
+def record_as_dict(record: ExchangeRecord, unknown_after: datetime) -> dict:
     row = {name: getattr(record, name) for name in FIELDS}
     for name in ("started_at", "completed_at"):
         if row[name] is not None:
             row[name] = row[name].isoformat()
-    row["outcome"] = record.outcome.value
+    stalled = record.outcome is Outcome.PENDING and record.started_at < unknown_after
+    row["outcome"] = OUTCOME_UNKNOWN if stalled else record.outcome.value
     return row

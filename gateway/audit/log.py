@@ -1,26 +1,32 @@
-"""Writing exchange records: committed before the vendor is called, completed after.
+"""Recording exchanges: committed before the vendor is called, completed after.
 
-The log has its own short transactions, separate from the request's session, so that
-a record is durable before anything leaves the gateway. When the database refuses a
-write the caller gets :class:`AuditUnavailable` and must not forward (fail closed).
+Records go through the group-commit writer (``gateway.audit.writer``), which extends
+the hash chains; a request waits until its record is committed. When the database
+refuses the write the caller gets :class:`AuditUnavailable` and must not forward
+(fail closed).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from gateway.audit.models import ExchangeRecord, ExchangeSubject, Outcome
+from gateway.audit.models import ExchangeRecord
+from gateway.audit.writer import AuditWriter, Completion, NewRecord
 from gateway.db import utcnow
 from policies.decision import Decision
 
 logger = logging.getLogger(__name__)
+
+#: How long a request waits for its record to be committed before giving up (503).
+COMMIT_TIMEOUT_SECONDS = 10
 
 
 class AuditUnavailable(Exception):
@@ -64,60 +70,56 @@ class Result:
 
 
 class ExchangeLog:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
+    def __init__(self, writer: AuditWriter) -> None:
+        self._writer = writer
+
+    def close(self) -> None:
+        self._writer.close()
 
     def open(self, draft: ExchangeDraft, decision: Decision) -> int:
         """Durably record an exchange about to be forwarded; returns its sequence number."""
-        return self._insert(draft, decision, Outcome.PENDING, None)
+        return self._wait(self._writer.submit(_new_record(draft, decision, None)))
 
     def record_refused(self, draft: ExchangeDraft, decision: Decision, result: Result) -> int:
         """Record, in one write, an exchange the gateway answered itself."""
-        return self._insert(draft, decision, Outcome.COMPLETED, result)
+        return self._wait(self._writer.submit(_new_record(draft, decision, result)))
 
     def complete(self, seq: int, result: Result) -> None:
         """Add the outcome. A failure here is logged: the record stays pending."""
         try:
-            with self._sessions.begin() as session:
-                session.execute(
-                    update(ExchangeRecord)
-                    .where(ExchangeRecord.seq == seq, ExchangeRecord.outcome == Outcome.PENDING)
-                    .values(outcome=Outcome.COMPLETED, completed_at=utcnow(), **vars(result))
-                )
-        except SQLAlchemyError:
+            self._wait(self._writer.submit(Completion(seq, _outcome(result))))
+        except AuditUnavailable:
             logger.exception("could not record the outcome of exchange %s", seq)
 
-    def _insert(
-        self, draft: ExchangeDraft, decision: Decision, outcome: Outcome, result: Result | None
-    ) -> int:
-        beside = {"subject_keys", "dropped_subject_keys"}
-        facts = {name: value for name, value in vars(draft).items() if name not in beside}
-        record = ExchangeRecord(
-            **facts,
-            decision=decision.verdict.value,
-            reasons=[reason.as_dict() for reason in decision.reasons],
-            policy_version=decision.policy_version,
-            outcome=outcome,
-        )
-        if result is not None:
-            record.completed_at = utcnow()
-            for name, value in vars(result).items():
-                setattr(record, name, value)
+    @staticmethod
+    def _wait(future: Future) -> int:
         try:
-            with self._sessions.begin() as session:
-                session.add(record)
-                session.flush()
-                dropped = set(draft.dropped_subject_keys)
-                session.add_all(
-                    ExchangeSubject(
-                        exchange_seq=record.seq, subject_key=key, dropped=key in dropped
-                    )
-                    for key in sorted(set(draft.subject_keys) | dropped)
-                )
-                return record.seq
-        except SQLAlchemyError as exc:
-            logger.exception("could not record exchange %s", draft.request_id)
+            return future.result(timeout=COMMIT_TIMEOUT_SECONDS)
+        except (FutureTimeout, Exception) as exc:
             raise AuditUnavailable from exc
+
+
+def _new_record(draft: ExchangeDraft, decision: Decision, result: Result | None) -> NewRecord:
+    fields = {
+        name: value
+        for name, value in vars(draft).items()
+        if name not in ("subject_keys", "dropped_subject_keys")
+    }
+    fields.update(
+        decision=decision.verdict.value,
+        reasons=[reason.as_dict() for reason in decision.reasons],
+        policy_version=decision.policy_version,
+    )
+    return NewRecord(
+        fields=fields,
+        subject_keys=list(draft.subject_keys),
+        dropped_keys=list(draft.dropped_subject_keys),
+        outcome=_outcome(result) if result else None,
+    )
+
+
+def _outcome(result: Result) -> dict:
+    return {**vars(result), "completed_at": utcnow()}
 
 
 def iter_records(session: Session, batch_size: int = 1000) -> Iterator[ExchangeRecord]:

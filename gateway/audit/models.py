@@ -3,6 +3,7 @@
 It holds access facts and governance facts, never payloads, secrets or raw
 identifiers. A record is written with its decision before anything is forwarded and
 completed with the outcome afterwards; one left without outcome is visible as such.
+Both steps extend a hash chain (see ``gateway.audit.chain``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import Base, BigIntKey, UTCDateTime, enum_by_value
@@ -52,6 +53,11 @@ class ExchangeRecord(Base):
     bytes_in: Mapped[int] = mapped_column(Integer, default=0)
     bytes_out: Mapped[int | None] = mapped_column(Integer)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The record chain: SHA-256 of the previous record_hash and this record's fields.
+    record_hash: Mapped[str] = mapped_column(String(64))
+    #: The outcome chain, in the order completions were written.
+    outcome_seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    outcome_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class ExchangeSubject(Base):

@@ -20,6 +20,7 @@ from connectors.auth import CredentialMissing
 from connectors.pointers import remove
 from connectors.vendor_tokens import VendorAuthError, VendorTokens
 from gateway.audit.log import AuditUnavailable, ExchangeDraft, ExchangeLog, Result
+from gateway.audit.writer import AuditWriter, audit_engine
 from gateway.db import db, utcnow
 from gateway.errors import Problem
 from gateway.metrics import observe_exchange
@@ -62,7 +63,7 @@ class ProxyServices:
         app.extensions["gatehouse.proxy"] = cls(
             snapshots=snapshots_of(app),
             verifier=oauth_of(app).verifier,
-            log=ExchangeLog(db.of(app).sessions),
+            log=ExchangeLog(AuditWriter(audit_engine(db.of(app).engine))),
             upstream=UpstreamPool(
                 config.upstream_connect_timeout,
                 config.upstream_read_timeout,
@@ -219,6 +220,7 @@ def _outgoing(services: ProxyServices, tool: ToolView, path: str) -> tuple[dict[
     app_headers = frozenset(loc.name.lower() for loc in spec.app_token if loc.kind == "header")
     app_params = frozenset(loc.name for loc in spec.app_token if loc.kind == "query")
     headers = forwarded_request_headers(request.headers, app_headers)
+    headers["X-Request-Id"] = g.request_id  # lets the vendor's logs be matched to ours
     params: dict[str, str] = {}
     try:
         spec.auth.apply(

@@ -1,0 +1,88 @@
+"""The hash chains that make the exchange log tamper-evident.
+
+Two chains run through the ``exchanges`` table. The *record chain*, in ``seq`` order,
+covers what was decided before anything left (who, what, which tool, the decision and
+its reasons): ``record_hash = SHA-256(prev record_hash || canonical(record fields))``.
+The *outcome chain*, in ``outcome_seq`` order, covers each completion (statuses,
+latencies, sizes): ``outcome_hash = SHA-256(prev outcome_hash || record_hash ||
+canonical(outcome fields))``. Changing, removing or reordering a row breaks a chain from
+that row on; a signed checkpoint of both heads lets a verifier notice a cut-off tail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+GENESIS = "0" * 64
+
+#: What the record chain covers, in encoding order. Never reorder: old hashes depend on it.
+RECORD_FIELDS = (
+    "seq",
+    "request_id",
+    "started_at",
+    "client_id",
+    "department",
+    "tool",
+    "operation",
+    "method",
+    "path",
+    "purpose",
+    "data_categories",
+    "categories_stripped",
+    "subject_count",
+    "subject_keys",
+    "dropped_subject_keys",
+    "consent_event_ids",
+    "country",
+    "transfer_basis",
+    "decision",
+    "reasons",
+    "policy_version",
+    "bytes_in",
+)
+#: What the outcome chain covers, in encoding order.
+OUTCOME_FIELDS = (
+    "outcome_seq",
+    "seq",
+    "completed_at",
+    "status",
+    "upstream_status",
+    "error",
+    "latency_ms",
+    "upstream_latency_ms",
+    "bytes_out",
+)
+
+
+def canonical(values: dict[str, Any], fields: tuple[str, ...]) -> bytes:
+    """A stable byte encoding: fixed field order, sorted keys, UTC times, no whitespace."""
+    return json.dumps(
+        [_plain(values.get(name)) for name in fields],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+
+
+def record_hash(previous: str, values: dict[str, Any]) -> str:
+    return hashlib.sha256(previous.encode() + canonical(values, RECORD_FIELDS)).hexdigest()
+
+
+def outcome_hash(previous: str, record: str, values: dict[str, Any]) -> str:
+    payload = previous.encode() + record.encode() + canonical(values, OUTCOME_FIELDS)
+    return hashlib.sha256(payload).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value

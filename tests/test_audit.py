@@ -1,0 +1,195 @@
+"""The exchange log resists tampering: each kind of damage is found, on both databases."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import subprocess
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+import requests
+from sqlalchemy import select, text
+
+from gateway.audit.export import record_as_dict, unknown_outcome_after
+from gateway.audit.models import ExchangeRecord
+from gateway.db import db, utcnow
+from tests.conftest import GATEHOUSE, apply, get_token
+from tests.test_governance import MEMBERS, member, post
+from tests.test_proxy import echo_document
+from tests.test_readme import free_port, wait_until_serving
+
+
+@pytest.fixture
+def logged(app, gateway, sandbox, demo_token):
+    """Six exchanges: allowed, refused, a ping, for Ada and Alan."""
+    for email in ("ada@example.com", "bob@example.com", "alan@example.com"):
+        post(gateway, demo_token, MEMBERS, member(email))
+    for _ in range(3):
+        requests.get(
+            f"{gateway}/proxy/mailchimp/ping",
+            headers={"Authorization": f"Bearer {demo_token}"},
+            timeout=10,
+        )
+    return app
+
+
+def tamper(app, *statements: str) -> None:
+    """Change the log as someone with direct database access would (triggers bypassed)."""
+    with app.app_context():
+        connection = db.session.connection()
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
+        for statement in statements:
+            connection.execute(text(statement))
+        db.session.commit()
+
+
+def verify(cli, *args) -> tuple[int, str]:
+    result = cli("audit", "verify", *args)
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_an_untouched_log_verifies(logged, cli):
+    status, output = verify(cli)
+    assert status == 0, output
+    assert "Results: 6 records, 6 valid; 6 outcomes, 6 valid; 0 problems" in output
+
+
+def test_one_byte_changed_is_found(logged, cli):
+    tamper(logged, "UPDATE exchanges SET path = replace(path, 'members', 'memberz') WHERE seq = 2")
+    status, output = verify(cli)
+    assert status == 1
+    assert "altered       seq 2:" in output
+    assert "5 valid; 6 outcomes" in output
+
+
+def test_an_altered_outcome_is_found(logged, cli):
+    tamper(logged, "UPDATE exchanges SET status = 200 WHERE seq = 2")
+    status, output = verify(cli)
+    assert status == 1 and "its outcome no longer matches" in output
+
+
+def test_a_deleted_row_is_found(logged, cli):
+    tamper(
+        logged,
+        "DELETE FROM exchange_subjects WHERE exchange_seq = 3",
+        "DELETE FROM exchanges WHERE seq = 3",
+    )
+    status, output = verify(cli)
+    assert status == 1
+    assert "missing       seq 3: records 3..3 are gone" in output
+
+
+def test_two_swapped_rows_are_found(logged, cli):
+    columns = [c.key for c in ExchangeRecord.__table__.columns if c.key not in ("seq",)]
+    with logged.app_context():
+        rows = {
+            r.seq: {c: getattr(r, c) for c in columns}
+            for r in db.session.scalars(
+                select(ExchangeRecord).where(ExchangeRecord.seq.in_([4, 5]))
+            )
+        }
+    # Free the unique values of row 4 so that row 5 can take them.
+    tamper(
+        logged,
+        "UPDATE exchanges SET request_id = upper(request_id), outcome_seq = NULL WHERE seq = 4",
+    )
+    with logged.app_context():
+        connection = db.session.connection()
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
+        for seq, other in ((5, 4), (4, 5)):
+            db.session.execute(
+                ExchangeRecord.__table__.update()
+                .where(ExchangeRecord.seq == seq)
+                .values(rows[other])
+            )
+        db.session.commit()
+    status, output = verify(cli)
+    assert status == 1
+    assert "out_of_order  seq 4: records 4 and 5 have swapped contents" in output
+
+
+def test_a_tail_cut_after_a_checkpoint_is_found(logged, cli, tmp_path):
+    checkpoint = tmp_path / "checkpoint.json"
+    assert cli("audit", "checkpoint", "-o", str(checkpoint)).returncode == 0
+    saved = json.loads(checkpoint.read_text())
+    assert (saved["seq"], saved["outcome_seq"]) == (6, 6) and saved["signature"]
+    tamper(
+        logged,
+        "DELETE FROM exchange_subjects WHERE exchange_seq > 4",
+        "DELETE FROM exchanges WHERE seq > 4",
+    )
+    assert verify(cli)[0] == 1  # the gateway's own copy of the checkpoint notices too
+    status, output = verify(cli, "--checkpoint", str(checkpoint))
+    assert status == 1
+    assert "cut_off       seq 5: the log ends at record 4" in output
+
+
+def test_a_forged_checkpoint_is_refused(logged, cli, tmp_path):
+    path = tmp_path / "checkpoint.json"
+    cli("audit", "checkpoint", "-o", str(path))
+    forged = json.loads(path.read_text()) | {"seq": 99}
+    path.write_text(json.dumps(forged))
+    status, output = verify(cli, "--checkpoint", str(path))
+    assert status == 1 and "signature is invalid" in output
+
+
+def test_the_log_is_append_only_in_postgresql(logged):
+    with logged.app_context():
+        if db.session.connection().dialect.name != "postgresql":
+            pytest.skip("enforced by a PostgreSQL trigger")
+        for statement in (
+            "UPDATE exchanges SET path = 'x' WHERE seq = 1",
+            "DELETE FROM exchanges WHERE seq = 1",
+            "UPDATE exchange_subjects SET dropped = true",
+        ):
+            with pytest.raises(Exception, match="append-only"):
+                db.session.execute(text(statement))
+            db.session.rollback()
+
+
+def test_a_crash_mid_call_leaves_an_outcome_unknown_record(app, upstream, cli, cli_env):
+    """The gateway process is killed while the vendor is still answering."""
+    client = apply(app, echo_document(upstream.url + "/api")).new_clients[0]
+    port = free_port()
+    server = subprocess.Popen(
+        [GATEHOUSE, "serve", "--port", str(port), "--workers", "1"],
+        env={**cli_env, "GATEHOUSE_UPSTREAM_READ_TIMEOUT": "30"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/healthz", server)
+        token = get_token(f"http://127.0.0.1:{port}", client)
+        call = threading.Thread(target=_slow_call, args=(port, token), daemon=True)
+        call.start()
+        deadline = time.monotonic() + 10
+        while not upstream.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert upstream.requests, "the call never reached the vendor"
+        server.send_signal(signal.SIGKILL)
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+    with app.app_context():
+        record = db.session.scalars(
+            select(ExchangeRecord).where(ExchangeRecord.tool == "echo")
+        ).one()
+        later = unknown_outcome_after(utcnow() + timedelta(minutes=5), 33)
+        assert record_as_dict(record, later)["outcome"] == "outcome_unknown"
+        assert record_as_dict(record, unknown_outcome_after(utcnow(), 33))["outcome"] == "pending"
+    assert verify(cli)[0] == 0  # a pending record is part of the chain, not damage to it
+
+
+def _slow_call(port: int, token: str) -> None:
+    with contextlib.suppress(requests.RequestException):  # the server dies mid-call
+        requests.get(
+            f"http://127.0.0.1:{port}/proxy/echo/slow",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )

@@ -58,13 +58,11 @@ OUTCOME_FIELDS = (
 
 
 def canonical(values: dict[str, Any], fields: tuple[str, ...]) -> bytes:
-    """A stable byte encoding: fixed field order, sorted keys, UTC times, no whitespace."""
-    return json.dumps(
-        [_plain(values.get(name)) for name in fields],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    ).encode()
+    """A stable byte encoding: fixed field order, sorted keys, UTC times, no whitespace.
+
+    Latencies are rounded to microseconds where they are measured, so a float survives
+    the trip through any database unchanged."""
+    return _ENCODER.encode([values.get(name) for name in fields]).encode()
 
 
 def record_hash(previous: str, values: dict[str, Any]) -> str:
@@ -76,13 +74,12 @@ def outcome_hash(previous: str, record: str, values: dict[str, Any]) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
-def _plain(value: Any) -> Any:
+def _utc_text(value: Any) -> str:
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat(timespec="microseconds")
-    if isinstance(value, float):
-        return round(value, 3)
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    return value
+    raise TypeError(f"cannot encode {type(value).__name__} in an exchange record")
+
+
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_utc_text
+)

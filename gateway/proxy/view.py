@@ -270,7 +270,7 @@ def _forward(services: ProxyServices, draft: ExchangeDraft, plan: Plan, started:
             Result(
                 status=failure.status,
                 latency_ms=_ms_since(started),
-                upstream_latency_ms=failure.elapsed * 1000,
+                upstream_latency_ms=round(failure.elapsed * 1000, 3),
                 error=failure.slug,
             ),
         )
@@ -284,7 +284,7 @@ def _forward(services: ProxyServices, draft: ExchangeDraft, plan: Plan, started:
             status=answer.status,
             latency_ms=_ms_since(started),
             upstream_status=answer.status,
-            upstream_latency_ms=answer.elapsed * 1000,
+            upstream_latency_ms=round(answer.elapsed * 1000, 3),
             bytes_out=len(answer.body),
         ),
     )

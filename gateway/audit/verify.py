@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.audit.chain import GENESIS, outcome_hash, record_hash
+from gateway.audit.chain import GENESIS, OUTCOME_FIELDS, outcome_hash, record_hash
 from gateway.audit.checkpoints import Checkpoint
 from gateway.audit.models import ExchangeRecord, ExchangeSubject
 
@@ -116,7 +116,7 @@ def _verify_outcomes(session: Session, report: Report) -> int:
     expected, previous = 1, GENESIS
     for record in rows:
         report.outcomes += 1
-        values = {name: getattr(record, name) for name in _OUTCOME_COLUMNS}
+        values = {name: getattr(record, name) for name in OUTCOME_FIELDS}
         if record.outcome_seq != expected:
             report.findings.append(
                 Finding(
@@ -162,19 +162,6 @@ def _check_tail(session, report, checkpoint: Checkpoint, last_seq: int, last_out
                 "does not match the hash the checkpoint signed",
             )
         )
-
-
-_OUTCOME_COLUMNS = (
-    "outcome_seq",
-    "seq",
-    "completed_at",
-    "status",
-    "upstream_status",
-    "error",
-    "latency_ms",
-    "upstream_latency_ms",
-    "bytes_out",
-)
 
 
 def _record_batches(session: Session) -> Iterator[list[dict]]:

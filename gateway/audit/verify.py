@@ -107,35 +107,26 @@ def _explain(report, batch, index, previous, true_hashes) -> str:
 
 
 def _verify_outcomes(session: Session, report: Report) -> int:
+    table = ExchangeRecord.__table__
+    columns = [table.c[name] for name in OUTCOME_FIELDS]
     rows = session.execute(
-        select(ExchangeRecord)
-        .where(ExchangeRecord.outcome_seq.is_not(None))
-        .order_by(ExchangeRecord.outcome_seq)
+        select(*columns, table.c.record_hash, table.c.outcome_hash)
+        .where(table.c.outcome_seq.is_not(None))
+        .order_by(table.c.outcome_seq)
         .execution_options(yield_per=BATCH)
-    ).scalars()
+    ).mappings()
     expected, previous = 1, GENESIS
-    for record in rows:
+    for row in rows:
         report.outcomes += 1
-        values = {name: getattr(record, name) for name in OUTCOME_FIELDS}
-        if record.outcome_seq != expected:
-            report.findings.append(
-                Finding(
-                    "missing",
-                    record.seq,
-                    f"outcomes {expected}..{record.outcome_seq - 1} are gone",
-                )
-            )
-        if outcome_hash(previous, record.record_hash, values) == record.outcome_hash:
+        if row["outcome_seq"] != expected:
+            gone = f"outcomes {expected}..{row['outcome_seq'] - 1} are gone"
+            report.findings.append(Finding("missing", row["seq"], gone))
+        if outcome_hash(previous, row["record_hash"], row) == row["outcome_hash"]:
             report.valid_outcomes += 1
         else:
-            report.findings.append(
-                Finding(
-                    "altered",
-                    record.seq,
-                    "its outcome no longer matches its outcome hash",
-                )
-            )
-        previous, expected = record.outcome_hash, record.outcome_seq + 1
+            changed = "its outcome no longer matches its outcome hash"
+            report.findings.append(Finding("altered", row["seq"], changed))
+        previous, expected = row["outcome_hash"], row["outcome_seq"] + 1
     return expected - 1
 
 
@@ -166,19 +157,20 @@ def _check_tail(session, report, checkpoint: Checkpoint, last_seq: int, last_out
 
 def _record_batches(session: Session) -> Iterator[list[dict]]:
     """Records in sequence order as plain values, with the subject keys the chain covers."""
-    last = 0
+    table, last = ExchangeRecord.__table__, 0
     while True:
-        records = session.scalars(
-            select(ExchangeRecord)
-            .where(ExchangeRecord.seq > last)
-            .order_by(ExchangeRecord.seq)
-            .limit(BATCH)
-        ).all()
+        records = (
+            session.execute(
+                select(table).where(table.c.seq > last).order_by(table.c.seq).limit(BATCH)
+            )
+            .mappings()
+            .all()
+        )
         if not records:
             return
-        subjects = _subjects(session, records[0].seq, records[-1].seq)
-        yield [_values(record, subjects.get(record.seq, ([], []))) for record in records]
-        last = records[-1].seq
+        subjects = _subjects(session, records[0]["seq"], records[-1]["seq"])
+        yield [_values(record, subjects.get(record["seq"], ([], []))) for record in records]
+        last = records[-1]["seq"]
 
 
 def _subjects(session: Session, first: int, last: int) -> dict[int, tuple[list, list]]:
@@ -193,12 +185,9 @@ def _subjects(session: Session, first: int, last: int) -> dict[int, tuple[list, 
     return found
 
 
-def _values(record: ExchangeRecord, subjects: tuple[list, list]) -> dict:
-    values = {
-        column.key: getattr(record, column.key) for column in ExchangeRecord.__mapper__.columns
+def _values(record, subjects: tuple[list, list]) -> dict:
+    return {
+        **record,
+        "subject_keys": sorted(subjects[0]),
+        "dropped_subject_keys": sorted(subjects[1]),
     }
-    values["subject_keys"], values["dropped_subject_keys"] = (
-        sorted(subjects[0]),
-        sorted(subjects[1]),
-    )
-    return values

@@ -20,8 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from gateway.audit.chain import GENESIS
-from gateway.audit.models import ExchangeRecord
+from gateway.audit.writer import chain_heads
 from gateway.db import Base, BigIntKey, UTCDateTime, utcnow
 from gateway.vault import Vault
 
@@ -78,8 +77,7 @@ class Checkpoint:
 def create_checkpoint(session: Session, vault: Vault) -> Checkpoint:
     """Sign the current heads and keep the checkpoint (the caller commits)."""
     key_row, private_key = _signing_key(session, vault)
-    seq, record = _head(session, ExchangeRecord.seq, ExchangeRecord.record_hash)
-    outcome_seq, outcome = _head(session, ExchangeRecord.outcome_seq, ExchangeRecord.outcome_hash)
+    (seq, record), (outcome_seq, outcome) = chain_heads(session)
     unsigned = Checkpoint(
         seq,
         record,
@@ -102,16 +100,6 @@ def latest_checkpoint(session: Session) -> Checkpoint | None:
 
 def known_public_key(session: Session, key_id: str) -> str | None:
     return session.scalar(select(AuditKey.public_key).where(AuditKey.key_id == key_id))
-
-
-def _head(session: Session, seq_column, hash_column) -> tuple[int, str]:
-    row = session.execute(
-        select(seq_column, hash_column)
-        .where(seq_column.is_not(None))
-        .order_by(seq_column.desc())
-        .limit(1)
-    ).first()
-    return (row[0], row[1]) if row else (0, GENESIS)
 
 
 def _signing_key(session: Session, vault: Vault) -> tuple[AuditKey, Ed25519PrivateKey]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import JSON, event, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
 
 from gateway.audit.chain import GENESIS, outcome_hash, record_hash
 from gateway.audit.models import ExchangeRecord, ExchangeSubject, Outcome
@@ -109,6 +110,24 @@ class AuditWriter:
             entry.future.set_result(result)
 
 
+def chain_heads(executor: Connection | Session) -> tuple[tuple[int, str], tuple[int, str]]:
+    """The last ``(seq, hash)`` of the record chain and of the outcome chain."""
+
+    def head(seq_column, hash_column) -> tuple[int, str]:
+        row = executor.execute(
+            select(seq_column, hash_column)
+            .where(seq_column.is_not(None))
+            .order_by(seq_column.desc())
+            .limit(1)
+        ).first()
+        return (row[0], row[1]) if row else (0, GENESIS)
+
+    return (
+        head(ExchangeRecord.seq, ExchangeRecord.record_hash),
+        head(ExchangeRecord.outcome_seq, ExchangeRecord.outcome_hash),
+    )
+
+
 class _ChainExtension:
     """Appends one batch to both chains inside the caller's transaction."""
 
@@ -116,19 +135,7 @@ class _ChainExtension:
         self._connection = connection
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
-        self._seq, self._hash = self._head(ExchangeRecord.seq, ExchangeRecord.record_hash)
-        self._outcome_seq, self._outcome_hash = self._head(
-            ExchangeRecord.outcome_seq, ExchangeRecord.outcome_hash
-        )
-
-    def _head(self, seq_column, hash_column) -> tuple[int, str]:
-        row = self._connection.execute(
-            select(seq_column, hash_column)
-            .where(seq_column.is_not(None))
-            .order_by(seq_column.desc())
-            .limit(1)
-        ).first()
-        return (row[0], row[1]) if row else (0, GENESIS)
+        (self._seq, self._hash), (self._outcome_seq, self._outcome_hash) = chain_heads(connection)
 
     def write(self, batch: list[Entry]) -> list[int]:
         records, subjects, completions, results = [], [], [], []
@@ -208,22 +215,9 @@ class _ChainExtension:
         )
 
 
-_OUTCOME_COLUMNS = (
-    "status",
-    "latency_ms",
-    "upstream_status",
-    "upstream_latency_ms",
-    "bytes_out",
-    "error",
-    "completed_at",
-    "outcome_seq",
-    "outcome_hash",
-)
-
-
 def _full(row: dict) -> dict:
     """Every row of a multi-row INSERT names the same columns: pending ones have no outcome."""
-    return {name: None for name in _OUTCOME_COLUMNS} | row
+    return {column.key: None for column in ExchangeRecord.__table__.columns} | row
 
 
 def _copyable(value, is_json: bool):

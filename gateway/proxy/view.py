@@ -209,9 +209,11 @@ def _refuse_unsafe(path: str) -> None:
     try:
         ensure_safe_path(path)
     except UnsafePath as exc:
-        raise refusal(
-            400, "unsafe-path", "Unsafe upstream path", "upstream_path", str(exc)
-        ) from exc
+        raise _unsafe_path(exc) from exc
+
+
+def _unsafe_path(exc: UnsafePath) -> Problem:
+    return refusal(400, "unsafe-path", "Unsafe upstream path", "upstream_path", str(exc))
 
 
 def _outgoing(services: ProxyServices, tool: ToolView, path: str) -> tuple[dict[str, str], str]:
@@ -234,10 +236,8 @@ def _outgoing(services: ProxyServices, tool: ToolView, path: str) -> tuple[dict[
         url = upstream_url(
             tool.base_url, path, request.query_string.decode("latin-1"), params, app_params
         )
-    except UnsafePath as exc:
-        raise refusal(
-            400, "unsafe-path", "Unsafe upstream path", "upstream_path", str(exc)
-        ) from exc
+    except UnsafePath as exc:  # the joined URL left the base, after the path passed
+        raise _unsafe_path(exc) from exc
     except CredentialMissing as exc:
         raise refusal(
             503,

@@ -205,6 +205,17 @@ def edge_cases() -> dict[str, ExchangeFacts]:
             ),
         ),
         "GPC, own newsletter": single_signup(signals=Signals(gpc=True)),
+        "GPC, purpose broader than an opted-out one": single_signup(
+            purpose="marketing",
+            grant=GrantFacts(
+                frozenset({"marketing"}), NEWSLETTER_GRANT.data_categories, "strict", None
+            ),
+            signals=Signals(gpc=True),
+            consents={"key-ada": (granted("marketing", 9),)},
+        ),
+        "lookup by vendor id, consent on record (not relied on)": single_signup(
+            data=(), subjects=(SubjectFact("key-ada", "path:subscriber_hash"),)
+        ),
     }
 
 

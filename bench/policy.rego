@@ -265,9 +265,18 @@ drops := [found | some found in unconsented; found.subject.item != null]
 
 # gpc
 
+# The purpose is opted out, or is broader than one that is ("marketing" covers
+# third-party advertising).
+gpc_overlaps if covered_by_any(input.purpose, settings.gpc_opt_out)
+
+gpc_overlaps if {
+	some use in settings.gpc_opt_out
+	covers(input.purpose, use)
+}
+
 deny contains reason("gpc", message) if {
 	input.signals.gpc
-	covered_by_any(input.purpose, settings.gpc_opt_out)
+	gpc_overlaps
 	message := sprintf("Sec-GPC: 1 opts the person out of '%s' (sale or sharing)", [input.purpose])
 }
 
@@ -303,6 +312,7 @@ else := "redact" if count(strips) + count(drops) > 0
 else := "allow"
 
 relied_on := {found.state.event_id |
+	needs_consent
 	some found in assessed
 	found.state != null
 	not found.subject.key in dropped_keys

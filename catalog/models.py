@@ -59,6 +59,10 @@ class Tool(Base):
     review_due: Mapped[date | None] = mapped_column(Date)
     #: The vendor's id in the IAB Global Vendor List, for TCF enforcement.
     iab_vendor_id: Mapped[int | None]
+    #: fideslang data subjects (customer, prospect, ...), for the record of processing.
+    data_subjects: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: How long the vendor keeps the data, as IT recorded it (free text).
+    retention: Mapped[str | None] = mapped_column(String(200))
     #: Vendor credentials, encrypted by the vault; never returned by any API.
     credentials_encrypted: Mapped[str | None] = mapped_column(Text)
     #: Where each credential came from (``from-env:NAME``), so export can write it back.

@@ -7,31 +7,20 @@ commits once at the end; services below never commit.
 from __future__ import annotations
 
 import json
-import sys
-from datetime import timedelta
 from pathlib import Path
 
 import click
 import yaml
 from flask import current_app
 from flask.cli import AppGroup, ScriptInfo
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from catalog.models import Department
 from connectors.describe import describe_spec
 from connectors.openapi import OpenAPIError, draft_spec
 from connectors.registry import SpecError, load_spec_file, spec_files
 from gateway.app import create_app
-from gateway.audit.checkpoints import (
-    Checkpoint,
-    create_checkpoint,
-    known_public_key,
-    latest_checkpoint,
-)
-from gateway.audit.export import record_as_dict, unknown_outcome_after
-from gateway.audit.log import iter_records
-from gateway.audit.models import ExchangeRecord
-from gateway.audit.verify import verify
+from gateway.audit_commands import audit_group, duration
 from gateway.config import ConfigError, connector_folders_from_env
 from gateway.consent_commands import consent_group
 from gateway.db import db, utcnow
@@ -66,6 +55,7 @@ def cli(ctx: click.Context) -> None:
 
 
 cli.add_command(consent_group)
+cli.add_command(audit_group)
 
 
 @cli.command("serve")
@@ -169,94 +159,6 @@ def clients_create(name: str, department: str, scopes: tuple[str, ...], as_json:
     else:
         click.echo(f"client_id:     {client.client_id}\nclient_secret: {secret}")
         click.echo("The secret is shown only now; it is stored hashed.")
-
-
-@cli.group("audit", cls=AppGroup)
-def audit_group() -> None:
-    """The exchange log."""
-
-
-@audit_group.command("export")
-@click.option("--json", "as_json", is_flag=True, help="JSON lines, one record a line.")
-def audit_export(as_json: bool) -> None:
-    """Print every exchange record in sequence order.
-
-    A record still pending after the longest a vendor call may take shows as
-    outcome_unknown: the gateway stopped while the call was in flight.
-    """
-    config = current_app.extensions["gatehouse.config"]
-    unknown_after = unknown_outcome_after(
-        utcnow(), config.upstream_connect_timeout + config.upstream_read_timeout
-    )
-    for record in iter_records(db.session):
-        row = record_as_dict(record, unknown_after)
-        if as_json:
-            sys.stdout.write(json.dumps(row) + "\n")
-        else:
-            status = row["status"] or "-"
-            click.echo(
-                f"{row['seq']:>8} {row['started_at']} {row['decision']:<6} {status:>3} "
-                f"{row['method']:<6} {row['path']} client={row['client_id']} "
-                f"outcome={row['outcome']}"
-            )
-
-
-@audit_group.command("verify")
-@click.option(
-    "--checkpoint",
-    "checkpoint_file",
-    type=click.File("r"),
-    help="A checkpoint exported earlier (default: the latest one the gateway kept).",
-)
-def audit_verify(checkpoint_file) -> None:
-    """Check both hash chains of the exchange log, and its tail against a signed checkpoint.
-
-    Exit status 1 when any record is altered, missing, out of order or cut off.
-    """
-    checkpoint = (
-        Checkpoint.from_json(checkpoint_file.read())
-        if checkpoint_file
-        else latest_checkpoint(db.session)
-    )
-    if checkpoint is not None:
-        _check_checkpoint(checkpoint)
-    total = db.session.scalar(select(func.count()).select_from(ExchangeRecord))
-    with click.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
-        report = verify(db.session, checkpoint, lambda done: bar.update(done - bar.pos))
-    click.echo(
-        f"Results: {report.records} records, {report.valid_records} valid; "
-        f"{report.outcomes} outcomes, {report.valid_outcomes} valid; "
-        f"{len(report.findings)} problems"
-        + (
-            f"; tail checked against the checkpoint of {checkpoint.created_at}"
-            if checkpoint
-            else "; no checkpoint, so a cut-off tail cannot be detected"
-        )
-    )
-    for finding in report.findings:
-        click.echo(f"  {finding.kind:<13} seq {finding.seq}: {finding.detail}")
-    if not report.ok:
-        raise SystemExit(1)
-
-
-def _check_checkpoint(checkpoint: Checkpoint) -> None:
-    if not checkpoint.signature_valid():
-        raise click.ClickException("the checkpoint's signature is invalid: it was altered")
-    known = known_public_key(db.session, checkpoint.key_id)
-    if known != checkpoint.public_key:
-        raise click.ClickException(
-            f"the checkpoint was signed with key {checkpoint.key_id}, which this gateway does "
-            "not hold: it was made elsewhere, or the gateway's keys were replaced"
-        )
-
-
-@audit_group.command("checkpoint")
-@click.option("--output", "-o", type=click.File("w"), default="-", help="Where to write it.")
-def audit_checkpoint(output) -> None:
-    """Sign the current heads of the log; keep the output somewhere the gateway cannot write."""
-    checkpoint = create_checkpoint(db.session, vault_of(current_app))
-    db.session.commit()
-    output.write(checkpoint.to_json() + "\n")
 
 
 @cli.command("demo")
@@ -373,7 +275,7 @@ def policy_simulate(since: str, candidate_path: Path | None, as_json: bool) -> N
         candidate = load_policy(candidate_path) if candidate_path else current
     except PolicyError as exc:
         raise click.ClickException(str(exc)) from exc
-    start = utcnow() - _duration(since)
+    start = utcnow() - duration(since, "--since")
     result = simulate(db.session, start, current, candidate, snapshots.get("catalog"))
     if as_json:
         click.echo(
@@ -397,10 +299,3 @@ def policy_simulate(since: str, candidate_path: Path | None, as_json: bool) -> N
         click.echo(f"  {count:>6}  {shift:<18} rule {rule}")
     for (shift, tool), count in sorted(result.by_tool().items()):
         click.echo(f"  {count:>6}  {shift:<18} tool {tool}")
-
-
-def _duration(text: str) -> timedelta:
-    units = {"m": "minutes", "h": "hours", "d": "days"}
-    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
-        raise click.BadParameter("use a number and m, h or d, e.g. 7d", param_hint="--since")
-    return timedelta(**{units[text[-1]]: int(text[:-1])})

@@ -48,6 +48,8 @@ class Config:
     connector_folders: tuple[Path, ...] = (SPECS_DIR,)
     #: The data-protection policy the engine applies.
     policy_file: Path = POLICY_PATH
+    #: Exchange records older than this many days may be pruned (None: kept for ever).
+    audit_retention_days: int | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Config:
@@ -75,6 +77,7 @@ class Config:
             log_level=env.text("LOG_LEVEL", cls.log_level).upper(),
             connector_folders=connector_folders_from_env(environ),
             policy_file=env.file("POLICY_FILE", POLICY_PATH),
+            audit_retention_days=env.integer("AUDIT_RETENTION_DAYS", 0, low=0) or None,
         )
 
     def with_overrides(self, **changes) -> Config:

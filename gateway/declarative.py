@@ -33,6 +33,7 @@ from connectors.spec import ConnectorSpec
 from gateway.oauth.clients import ClientError, register_client
 from gateway.oauth.models import Client
 from gateway.vault import Vault
+from policies.taxonomy import known_data_subjects
 
 SCHEMA_PATH = Path(__file__).with_name("declarative.schema.json")
 FROM_ENV = "from-env:"
@@ -118,6 +119,8 @@ def _export_tool(tool: Tool) -> dict:
         "transfer_basis": tool.transfer_basis.value if tool.transfer_basis else None,
         "review_due": tool.review_due.isoformat() if tool.review_due else None,
         "iab_vendor_id": tool.iab_vendor_id,
+        "data_subjects": list(tool.data_subjects) or None,
+        "retention": tool.retention,
         "credentials": dict(tool.credential_sources) or None,
         "spec": tool.inline_spec,
     }
@@ -187,6 +190,8 @@ class _Applier:
             else None,
             "inline_spec": entry.get("spec"),
             "iab_vendor_id": entry.get("iab_vendor_id"),
+            "data_subjects": sorted(self._data_subjects(entry, where)),
+            "retention": entry.get("retention"),
         }
         changed = _assign(tool, wanted)
         if "credentials" in entry and self._credentials(tool, entry["credentials"], spec, where):
@@ -229,6 +234,17 @@ class _Applier:
             return
         changed = _assign(client, {"department": department, "scopes": " ".join(scopes)})
         self._note("client", entry["name"], False, changed)
+
+    @staticmethod
+    def _data_subjects(entry: dict, where: str) -> list[str]:
+        given = entry.get("data_subjects", [])
+        unknown = sorted(set(given) - known_data_subjects())
+        if unknown:
+            raise CatalogError(
+                f"{where}/data_subjects: {unknown} are not fideslang data subjects "
+                f"(known: {', '.join(sorted(known_data_subjects()))})"
+            )
+        return given
 
     def _spec(self, entry: dict, where: str) -> ConnectorSpec:
         generic = entry["connector"] == GENERIC

@@ -27,15 +27,19 @@ from policies.subjects import subject_key
 
 CATALOG_PATH = Path(__file__).with_name("demo_catalog.yaml")
 DEMO_CLIENT = "newsletter-app"
+DEMO_AUDITOR = "dpo-office"
 
 
 def run_demo(instance_path: Path, port: int, sandbox_port: int) -> None:
     for name, value in sandbox_environment().items():
         os.environ.setdefault(name, value)
     upgrade(db.of(current_app).engine)
-    client_id, secret = _seed(f"http://127.0.0.1:{sandbox_port}")
+    (client_id, secret), (auditor_id, auditor_secret) = _seed(f"http://127.0.0.1:{sandbox_port}")
     env_file = instance_path / "demo-client.env"
-    env_file.write_text(f"CLIENT_ID={client_id}\nCLIENT_SECRET={secret}\n")
+    env_file.write_text(
+        f"CLIENT_ID={client_id}\nCLIENT_SECRET={secret}\n"
+        f"AUDITOR_CLIENT_ID={auditor_id}\nAUDITOR_CLIENT_SECRET={auditor_secret}\n"
+    )
     env_file.chmod(0o600)
     _start_sandbox(sandbox_port)
     click.echo(
@@ -44,13 +48,15 @@ def run_demo(instance_path: Path, port: int, sandbox_port: int) -> None:
         " (what they received: /_sandbox/requests)\n"
         f"  app {DEMO_CLIENT!r} of department 'growth':\n"
         f"    CLIENT_ID={client_id}\n    CLIENT_SECRET={secret}\n"
+        f"  auditor {DEMO_AUDITOR!r} (scope audit:read, e.g. /api/v1/audit/exchanges):\n"
+        f"    AUDITOR_CLIENT_ID={auditor_id}\n    AUDITOR_CLIENT_SECRET={auditor_secret}\n"
         f"  (also in {env_file}; try the curl example of README.md)\n"
     )
     serve_with_gunicorn("127.0.0.1", port, workers=1, threads=8)
 
 
-def _seed(sandbox_url: str) -> tuple[str, str]:
-    """Apply the demo catalog; the demo app gets a fresh secret to print."""
+def _seed(sandbox_url: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    """Apply the demo catalog; the demo app and auditor get fresh secrets to print."""
     document = yaml.safe_load(CATALOG_PATH.read_text())
     for tool in document["tools"]:
         tool["base_url"] = tool["base_url"].format(sandbox=sandbox_url)
@@ -58,10 +64,14 @@ def _seed(sandbox_url: str) -> tuple[str, str]:
     for change in report.changes:
         click.echo(f"demo: {change}")
     _seed_consents(current_app.extensions["gatehouse.config"].subject_pepper.encode())
-    client = db.session.scalar(select(Client).where(Client.name == DEMO_CLIENT))
-    secret = rotate_client_secret(client)
+    credentials = tuple(_fresh_credentials(name) for name in (DEMO_CLIENT, DEMO_AUDITOR))
     db.session.commit()
-    return client.client_id, secret
+    return credentials
+
+
+def _fresh_credentials(name: str) -> tuple[str, str]:
+    client = db.session.scalar(select(Client).where(Client.name == name))
+    return client.client_id, rotate_client_secret(client)
 
 
 def _seed_consents(pepper: bytes) -> None:

@@ -9,6 +9,9 @@ from sqlalchemy import create_engine
 import catalog.models  # noqa: F401
 import gateway.audit.checkpoints
 import gateway.audit.models
+import gateway.audit.queries
+import gateway.audit.retention
+import gateway.audit.signing
 import gateway.oauth.models  # noqa: F401
 import policies.consent  # noqa: F401
 from gateway.db import Base

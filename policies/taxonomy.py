@@ -26,6 +26,11 @@ def known_data_categories() -> frozenset[str]:
     return frozenset(category.fides_key for category in DEFAULT_TAXONOMY.data_category)
 
 
+@cache
+def known_data_subjects() -> frozenset[str]:
+    return frozenset(subject.fides_key for subject in DEFAULT_TAXONOMY.data_subject)
+
+
 def covers(parent: str, key: str) -> bool:
     return key == parent or key.startswith(parent + ".")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -147,7 +148,7 @@ def test_the_api_is_described_by_openapi(gateway, app):
     document = requests.get(f"{gateway}/api/v1/openapi.json", timeout=10).json()
     assert document["openapi"] == "3.1.0"
     routes = {
-        rule.rule.removeprefix("/api/v1")
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/api/v1")
     }

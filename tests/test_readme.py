@@ -25,11 +25,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def readme_example() -> str:
+def readme_example(marker: str = "curl-example") -> str:
     text = (ROOT / "README.md").read_text()
-    block = re.search(r"<!-- curl-example -->\n```sh\n(.*?)```", text, re.S)
-    assert block, "README.md lost its marked curl example"
+    block = re.search(rf"<!-- {marker} -->\n```sh\n(.*?)```", text, re.S)
+    assert block, f"README.md lost its marked {marker}"
     return block.group(1)
+
+
+def run_example(marker: str, workdir: Path, port: int) -> subprocess.CompletedProcess:
+    script = readme_example(marker).replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def wait_until_serving(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
@@ -69,17 +80,16 @@ def demo_server(tmp_path):
 
 def test_readme_curl_example_works_against_the_demo(demo_server):
     workdir, port, sandbox_port = demo_server
-    script = readme_example().replace("127.0.0.1:8080", f"127.0.0.1:{port}")
-    result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_example("curl-example", workdir, port)
     assert result.returncode == 0, result.stderr
     member = json.loads(result.stdout)
     assert member["email_address"] == "ada@example.com"
     assert member["status"] == "subscribed"
     received = requests.get(f"http://127.0.0.1:{sandbox_port}/_sandbox/requests", timeout=5).json()
     assert [r["path"] for r in received] == ["/mailchimp/3.0/lists/a1b2c3d4e5/members"]
+
+    audited = run_example("auditor-example", workdir, port)
+    assert audited.returncode == 0, audited.stderr
+    [recipient] = json.loads(audited.stdout)["recipients"]
+    assert recipient["tool"] == "mailchimp" and recipient["exchanges"] == 1
+    assert recipient["purposes"] == ["marketing.communications.email"]

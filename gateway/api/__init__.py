@@ -8,12 +8,13 @@ from pathlib import Path
 import yaml
 from flask import Blueprint, Flask, jsonify
 
-from gateway.api import consent
+from gateway.api import audit, consent
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 consent.register(bp)
+audit.register(bp)
 
 
 @cache

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session, joinedload
 from catalog.models import Department
 from gateway.oauth.models import Client, hash_client_secret
 
-KNOWN_SCOPES = frozenset({"proxy", "introspect", "consent:write", "consent:read"})
+#: ``audit:read`` is the auditor's role: every audit query and report, and nothing else.
+KNOWN_SCOPES = frozenset({"proxy", "introspect", "consent:write", "consent:read", "audit:read"})
 
 
 class ClientError(ValueError):

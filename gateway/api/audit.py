@@ -1,0 +1,187 @@
+"""The auditors' API: search and export the exchange log, and the reports they ask for.
+
+Every endpoint takes a token with the ``audit:read`` scope (the auditor's role: read
+everything here, change nothing) and is itself recorded in the auditors' trail
+(``/audit/queries``), with any person searched for only as the keyed hash.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    request,
+    stream_with_context,
+    url_for,
+)
+from sqlalchemy import update
+
+from gateway.api.auth import require_scope
+from gateway.audit.export import FORMATS, MEDIA_TYPES, record_as_dict, unknown_outcome_cutoff
+from gateway.audit.manifest import ExportDigest
+from gateway.audit.person import person_report
+from gateway.audit.processing import processing_record
+from gateway.audit.queries import AuditQuery, api_actor, recent_queries, record_query
+from gateway.audit.search import ExchangeFilter, FilterError, iter_matching, person_key, search
+from gateway.audit.withdrawals import check_withdrawals
+from gateway.audit.writer import chain_heads
+from gateway.db import db, utcnow
+from gateway.errors import Problem, problem_response
+from gateway.vault import vault_of
+
+SCOPE = "audit:read"
+MANIFEST_HEADER = "Gatehouse-Export-Manifest"
+#: The record of processing covers this much traffic unless asked otherwise.
+DEFAULT_PERIOD = timedelta(days=365)
+
+
+@require_scope(SCOPE)
+def search_exchanges():
+    where = _filter()
+    page = search(db.session, where, _integer("limit", 100), request.args.get("cursor"))
+    _record("search", where.described(), len(page.records))
+    db.session.commit()
+    cutoff = unknown_outcome_cutoff(_config())
+    return jsonify(
+        items=[record_as_dict(record, cutoff) for record in page.records],
+        next_cursor=page.next_cursor,
+    )
+
+
+@require_scope(SCOPE)
+def export_exchanges():
+    where = _filter()
+    file_format = request.args.get("format", "jsonl")
+    if file_format not in FORMATS:
+        raise _invalid(f"format must be one of {', '.join(FORMATS)}")
+    through_seq = chain_heads(db.session)[0][0]
+    filters = where.described()
+    query_id = _record("export", {**filters, "format": file_format}).id
+    db.session.commit()
+    digest = ExportDigest(file_format, unknown_outcome_cutoff(_config()))
+    session, vault = db.session, vault_of(current_app)
+
+    def stream():
+        yield from digest.chunks(iter_matching(session, where, through_seq))
+        manifest = digest.manifest(session, vault, filters, through_seq)
+        session.execute(
+            update(AuditQuery)
+            .where(AuditQuery.id == query_id)
+            .values(manifest=manifest.to_json(), result_count=digest.count)
+        )
+        session.commit()
+
+    name = f"exchanges-{utcnow():%Y%m%dT%H%M%S}.{file_format}"
+    return Response(
+        stream_with_context(stream()),
+        mimetype=MEDIA_TYPES[file_format],
+        headers={
+            MANIFEST_HEADER: url_for("api.export_manifest", export_id=query_id),
+            "Content-Disposition": f'attachment; filename="{name}"',
+        },
+    )
+
+
+@require_scope(SCOPE)
+def export_manifest(export_id: int):
+    query = db.session.get(AuditQuery, export_id)
+    if query is None or query.kind != "export":
+        raise Problem(404, "not-found", "Not found", f"no export {export_id}")
+    if query.manifest is None:
+        raise Problem(
+            409,
+            "export-incomplete",
+            "Export incomplete",
+            "this export was not read to its end, so it has no manifest; export again",
+        )
+    return Response(query.manifest, mimetype="application/json")
+
+
+@require_scope(SCOPE)
+def report_person():
+    key = person_key(request.args, _pepper())
+    if key is None:
+        raise _invalid("give one of email, phone or external_id")
+    report = person_report(db.session, key)
+    _record("person_report", {"subject_key": key}, len(report.exchanges))
+    db.session.commit()
+    return jsonify(report.as_dict())
+
+
+@require_scope(SCOPE)
+def report_processing():
+    since = _filter().since or utcnow() - DEFAULT_PERIOD
+    activities = processing_record(db.session, since)
+    _record("processing_record", {"since": since.isoformat()}, len(activities))
+    db.session.commit()
+    return jsonify(since=since.isoformat(), activities=[a.as_dict() for a in activities])
+
+
+@require_scope(SCOPE)
+def report_withdrawals():
+    since = _filter().since
+    check = check_withdrawals(db.session, since)
+    _record("withdrawal_check", {"since": since and since.isoformat()}, len(check.violations))
+    db.session.commit()
+    return jsonify(check.as_dict())
+
+
+@require_scope(SCOPE)
+def list_queries():
+    queries = recent_queries(db.session, _integer("limit", 100))
+    return jsonify(items=[query.as_dict() for query in queries])
+
+
+def _filter() -> ExchangeFilter:
+    return ExchangeFilter.from_params(request.args, _pepper())
+
+
+def _record(kind: str, parameters: dict, count: int | None = None) -> AuditQuery:
+    client = g.api_caller.client
+    return record_query(
+        db.session, api_actor(client.client_id, client.name), kind, parameters, count
+    )
+
+
+def _integer(name: str, default: int) -> int:
+    text = request.args.get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or not 1 <= int(text) <= 1000:
+        raise _invalid(f"{name} must be a whole number from 1 to 1000")
+    return int(text)
+
+
+def _invalid(detail: str) -> Problem:
+    return Problem(400, "invalid-query", "Invalid query", detail)
+
+
+def _config():
+    return current_app.extensions["gatehouse.config"]
+
+
+def _pepper() -> bytes:
+    return _config().subject_pepper.encode()
+
+
+def _unreadable_query(exc: FilterError) -> Response:
+    return problem_response(_invalid(str(exc)))
+
+
+def register(bp: Blueprint) -> None:
+    bp.register_error_handler(FilterError, _unreadable_query)
+    for rule, view in (
+        ("/audit/exchanges", search_exchanges),
+        ("/audit/exchanges/export", export_exchanges),
+        ("/audit/exports/<int:export_id>/manifest", export_manifest),
+        ("/audit/people", report_person),
+        ("/audit/processing", report_processing),
+        ("/audit/withdrawals", report_withdrawals),
+        ("/audit/queries", list_queries),
+    ):
+        bp.add_url_rule(rule, view.__name__, view, methods=["GET"])

@@ -1,0 +1,92 @@
+"""Exports of the log with a signed manifest: what was exported, and proof of the file.
+
+The manifest names the filters, the number of records, the first and last sequence
+numbers and the SHA-256 of the file's bytes, and is signed with the gateway's audit key.
+Whoever receives the file can check that it is complete and unaltered, offline, with
+the public key the manifest carries (``gatehouse audit verify-export``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from gateway.audit.export import RecordEncoder, record_as_dict
+from gateway.audit.models import ExchangeRecord
+from gateway.audit.signing import SignedDocument
+from gateway.db import utcnow
+from gateway.vault import Vault
+
+
+@dataclass(frozen=True)
+class ExportManifest(SignedDocument):
+    format: str
+    filters: dict
+    count: int
+    first_seq: int | None
+    last_seq: int | None
+    #: The head of the log when the export began: records after it were not considered.
+    through_seq: int
+    sha256: str
+    created_at: str
+    key_id: str = ""
+    public_key: str = ""
+    signature: str = ""
+
+
+class ExportDigest:
+    """Encodes records into file bytes while counting and hashing what was produced."""
+
+    def __init__(self, file_format: str, unknown_after: datetime) -> None:
+        self.encoder = RecordEncoder(file_format)
+        self.unknown_after = unknown_after
+        self.count = 0
+        self.first_seq: int | None = None
+        self.last_seq: int | None = None
+        self._sha256 = hashlib.sha256()
+
+    def chunks(self, records: Iterable[ExchangeRecord], per_chunk: int = 500) -> Iterator[bytes]:
+        pending = [self.encoder.header()]
+        for record in records:
+            pending.append(self.encoder.line(record_as_dict(record, self.unknown_after)))
+            self.count += 1
+            self.first_seq = self.first_seq or record.seq
+            self.last_seq = record.seq
+            if len(pending) >= per_chunk:
+                yield self._emit(pending)
+                pending = []
+        if chunk := self._emit(pending):
+            yield chunk
+
+    def _emit(self, lines: list[bytes]) -> bytes:
+        chunk = b"".join(lines)
+        self._sha256.update(chunk)
+        return chunk
+
+    def manifest(
+        self, session: Session, vault: Vault, filters: dict, through_seq: int
+    ) -> ExportManifest:
+        """The signed manifest of everything produced so far."""
+        manifest = ExportManifest(
+            format=self.encoder.format,
+            filters=filters,
+            count=self.count,
+            first_seq=self.first_seq,
+            last_seq=self.last_seq,
+            through_seq=through_seq,
+            sha256=self._sha256.hexdigest(),
+            created_at=utcnow().isoformat(),
+        )
+        return manifest.signed(session, vault)
+
+
+def file_sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -74,6 +74,12 @@ def outcome_hash(previous: str, record: str, values: dict[str, Any]) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
+def json_text(value: Any) -> str:
+    """``value`` as the canonical encoding spells it: how the writer stores JSON columns,
+    so that a verifier may take their stored text as part of the canonical encoding."""
+    return _ENCODER.encode(value)
+
+
 def _utc_text(value: Any) -> str:
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat(timespec="microseconds")

@@ -9,7 +9,6 @@ is shared by everyone who arrived meanwhile.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -20,7 +19,7 @@ from sqlalchemy import JSON, event, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from gateway.audit.chain import GENESIS, outcome_hash, record_hash
+from gateway.audit.chain import GENESIS, json_text, outcome_hash, record_hash
 from gateway.audit.models import ExchangeRecord, ExchangeSubject, Outcome
 from gateway.db import make_engine
 
@@ -222,7 +221,7 @@ def _full(row: dict) -> dict:
 
 def _copyable(value, is_json: bool):
     if is_json:
-        return json.dumps(value)
+        return json_text(value)
     return value.value if isinstance(value, Outcome) else value
 
 

@@ -7,6 +7,12 @@ The *outcome chain*, in ``outcome_seq`` order, covers each completion (statuses,
 latencies, sizes): ``outcome_hash = SHA-256(prev outcome_hash || record_hash ||
 canonical(outcome fields))``. Changing, removing or reordering a row breaks a chain from
 that row on; a signed checkpoint of both heads lets a verifier notice a cut-off tail.
+
+``canonical`` is the JSON array of the covered fields in the order below (sorted object
+keys, no whitespace, non-ASCII as is, times as UTC ISO 8601 with microseconds). Its first
+elements are the sequence numbers, which only the writer knows, under the chain lock; so
+the rest is encoded beforehand (:func:`encoded_after`) and the sequence numbers are put
+in front of it then (:func:`record_link`, :func:`outcome_link`): the bytes hashed are the same.
 """
 
 from __future__ import annotations
@@ -71,6 +77,22 @@ def record_hash(previous: str, values: dict[str, Any]) -> str:
 
 def outcome_hash(previous: str, record: str, values: dict[str, Any]) -> str:
     payload = previous.encode() + record.encode() + canonical(values, OUTCOME_FIELDS)
+    return hashlib.sha256(payload).hexdigest()
+
+
+def encoded_after(values: dict[str, Any], fields: tuple[str, ...], count: int) -> bytes:
+    """``canonical(values, fields)`` without its first ``count`` elements and the ``[``."""
+    return _ENCODER.encode([values.get(name) for name in fields[count:]]).encode()[1:]
+
+
+def record_link(previous: str, seq: int, rest: bytes) -> str:
+    """``record_hash`` of a record whose fields after ``seq`` encode to ``rest``."""
+    return hashlib.sha256(b"%s[%d,%s" % (previous.encode(), seq, rest)).hexdigest()
+
+
+def outcome_link(previous: str, record: str, outcome_seq: int, seq: int, rest: bytes) -> str:
+    """``outcome_hash`` of an outcome whose fields after ``seq`` encode to ``rest``."""
+    payload = b"%s%s[%d,%d,%s" % (previous.encode(), record.encode(), outcome_seq, seq, rest)
     return hashlib.sha256(payload).hexdigest()
 
 

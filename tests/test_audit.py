@@ -14,6 +14,7 @@ import pytest
 import requests
 from sqlalchemy import func, select, text
 
+from gateway.audit import chain as chain_module
 from gateway.audit.chain import OUTCOME_FIELDS, RECORD_FIELDS, canonical
 from gateway.audit.export import record_as_dict, unknown_outcome_after
 from gateway.audit.links import record_values, rendered_outcomes, rendered_records
@@ -290,3 +291,9 @@ def test_postgresql_spells_each_row_as_the_chain_encodes_it(app):
         for _, seq, _, _, spelled in outcomes:
             assert spelled.encode() == canonical(rows[seq], OUTCOME_FIELDS)
         assert audit_verify(db.session).ok
+
+
+def test_the_encoder_built_once_encodes_as_the_json_module():
+    value = [1, 1.5, 5.0, None, True, 'ü"\\\n\x01', {"b": 1, "a": [2, {"d": None, "c": "x"}]}]
+    value.append(utcnow())
+    assert chain_module._encode(value) == chain_module._ENCODER.encode(value)

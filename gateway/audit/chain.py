@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
+from json.encoder import c_make_encoder, encode_basestring
 from typing import Any
 
 GENESIS = "0" * 64
@@ -68,7 +69,7 @@ def canonical(values: dict[str, Any], fields: tuple[str, ...]) -> bytes:
 
     Latencies are rounded to microseconds where they are measured, so a float survives
     the trip through any database unchanged."""
-    return _ENCODER.encode([values.get(name) for name in fields]).encode()
+    return _encode([values.get(name) for name in fields]).encode()
 
 
 def record_hash(previous: str, values: dict[str, Any]) -> str:
@@ -82,7 +83,7 @@ def outcome_hash(previous: str, record: str, values: dict[str, Any]) -> str:
 
 def encoded_after(values: dict[str, Any], fields: tuple[str, ...], count: int) -> bytes:
     """``canonical(values, fields)`` without its first ``count`` elements and the ``[``."""
-    return _ENCODER.encode([values.get(name) for name in fields[count:]]).encode()[1:]
+    return _encode([values.get(name) for name in fields[count:]]).encode()[1:]
 
 
 def record_link(previous: str, seq: int, rest: bytes) -> str:
@@ -99,7 +100,7 @@ def outcome_link(previous: str, record: str, outcome_seq: int, seq: int, rest: b
 def json_text(value: Any) -> str:
     """``value`` as the canonical encoding spells it: how the writer stores JSON columns,
     so that a verifier may take their stored text as part of the canonical encoding."""
-    return _ENCODER.encode(value)
+    return _encode(value)
 
 
 def _utc_text(value: Any) -> str:
@@ -111,3 +112,16 @@ def _utc_text(value: Any) -> str:
 _ENCODER = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_utc_text
 )
+
+
+def _one_c_encoder():
+    """What ``_ENCODER.encode`` builds on every call (the C encoder with its settings),
+    built once: that build cost more than the encoding of a record. No check for
+    circular references: the values are rows and dicts made for them."""
+    if c_make_encoder is None:  # not CPython
+        return _ENCODER.encode
+    encoder = c_make_encoder(None, _utc_text, encode_basestring, None, ":", ",", True, False, True)
+    return lambda value: "".join(encoder(value, 0))
+
+
+_encode = _one_c_encoder()

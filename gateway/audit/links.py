@@ -26,6 +26,7 @@ import hashlib
 from collections.abc import Iterable
 
 from sqlalchemy import JSON, Float, Integer, String, Text, case, cast, func, literal_column, select
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.engine import Connection
 
 from gateway.audit.chain import GENESIS, OUTCOME_FIELDS, RECORD_FIELDS, outcome_hash, record_hash
@@ -89,14 +90,13 @@ def rendered_records(connection: Connection, lo: int, hi: int) -> Iterable[tuple
         statement = select(seq, _exchanges.c.record_hash, literal_column("NULL", Text))
         return connection.execute(statement.where(seq.between(lo, hi)).order_by(seq))
     keys = _subjects.c.subject_key
-    as_json = cast(func.to_json(keys), Text)
 
     def key_list(dropped: bool):
         # In the primary key's order: sorted as Python sorts wherever the collation
         # agrees (C, C.UTF-8; hex keys in most others), else the row is a suspect.
         # ORDER BY here would cost a sort per record.
-        ordered = func.string_agg(as_json, _sql(","))
-        return func.coalesce(ordered.filter(_subjects.c.dropped.is_(dropped)), _sql(""))
+        listed = func.array_to_json(func.array_agg(keys).filter(_subjects.c.dropped.is_(dropped)))
+        return func.coalesce(cast(listed, Text), _sql("[]"))
 
     grouped = (
         select(
@@ -109,18 +109,10 @@ def rendered_records(connection: Connection, lo: int, hi: int) -> Iterable[tuple
         .subquery()
     )
     parts = {
-        "subject_keys": _bracketed(func.coalesce(grouped.c.sent, _sql(""))),
-        "dropped_subject_keys": _bracketed(func.coalesce(grouped.c.dropped, _sql(""))),
+        "subject_keys": func.coalesce(grouped.c.sent, _sql("[]")),
+        "dropped_subject_keys": func.coalesce(grouped.c.dropped, _sql("[]")),
     }
-    text = _bracketed(
-        func.concat_ws(
-            _sql(","),
-            *(
-                parts[name] if name in parts else _as_json(_exchanges.c[name])
-                for name in RECORD_FIELDS
-            ),
-        )
-    )
+    text = _bracketed(func.concat_ws(_sql(","), *_spelled(RECORD_FIELDS, parts)))
     statement = (
         select(seq, _exchanges.c.record_hash, text)
         .select_from(_exchanges.outerjoin(grouped, grouped.c.exchange_seq == seq))
@@ -150,12 +142,41 @@ def rendered_outcomes(connection: Connection, lo: int, hi: int) -> Iterable[tupl
     return _raw(connection, statement)
 
 
+def _spelled(fields: tuple[str, ...], given: dict) -> list:
+    """The fields as JSON texts, in order; each run of text columns as one array (one
+    function call instead of one each), its brackets trimmed."""
+    spelled, run = [], []
+
+    def end_run() -> None:
+        if len(run) > 1:
+            texts = [_as_text(_exchanges.c[name]) for name in run]
+            spelled.append(func.btrim(cast(func.array_to_json(array(texts)), Text), "[]"))
+        elif run:
+            spelled.append(_as_json(_exchanges.c[run[0]]))
+        run.clear()
+
+    for name in fields:
+        if name not in given and isinstance(_exchanges.c[name].type, String | UTCDateTime):
+            run.append(name)
+            continue
+        end_run()
+        spelled.append(given[name] if name in given else _as_json(_exchanges.c[name]))
+    end_run()
+    return spelled
+
+
+def _as_text(column):
+    """A text column, or a time as the canonical encoding writes it (unquoted)."""
+    if isinstance(column.type, UTCDateTime):
+        return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
+    return cast(column, Text)
+
+
 def _as_json(column):
     """SQL that spells the column's value as the canonical encoding does."""
     kind = column.type
     if isinstance(kind, UTCDateTime):
-        utc = func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
-        spelled = _sql('"') + utc + _sql('"')
+        spelled = _sql('"') + _as_text(column) + _sql('"')
     elif isinstance(kind, JSON):
         spelled = cast(column, Text)  # the writer stores canonical JSON
     elif isinstance(kind, Float):  # Python writes 5.0 where PostgreSQL writes 5

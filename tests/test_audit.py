@@ -17,7 +17,7 @@ from sqlalchemy import func, select, text
 from gateway.audit import chain as chain_module
 from gateway.audit.chain import OUTCOME_FIELDS, RECORD_FIELDS, canonical
 from gateway.audit.export import record_as_dict, unknown_outcome_after
-from gateway.audit.links import record_values, rendered_outcomes, rendered_records
+from gateway.audit.links import record_values, rendered_records
 from gateway.audit.models import ExchangeRecord, ExchangeSubject
 from gateway.audit.verify import verify as audit_verify
 from gateway.audit.writer import AuditWriter, Completion, NewRecord, audit_engine
@@ -283,13 +283,12 @@ def test_postgresql_spells_each_row_as_the_chain_encodes_it(app):
             keys.setdefault(seq, ([], []))[dropped].append(key)
         rendered = rendered_records(connection, 1, 10**9)
         assert len(rendered) == len(rows) >= 2
-        for seq, _, spelled in rendered:
+        for seq, _, spelled, outcome_seq, _, outcome in rendered:
             values = record_values(rows[seq], keys.get(seq, ([], [])))
             assert spelled.encode() == canonical(values, RECORD_FIELDS)
-        outcomes = rendered_outcomes(connection, 1, 10**9)
-        assert len(outcomes) >= 2
-        for _, seq, _, _, spelled in outcomes:
-            assert spelled.encode() == canonical(rows[seq], OUTCOME_FIELDS)
+            if outcome_seq is not None:
+                assert outcome.encode() == canonical(rows[seq], OUTCOME_FIELDS)
+        assert sum(row[3] is not None for row in rendered) >= 2
         assert audit_verify(db.session).ok
 
 

@@ -40,40 +40,46 @@ _exchanges = ExchangeRecord.__table__
 _subjects = ExchangeSubject.__table__
 
 
-def check_records(connection: Connection, lo: int, hi: int):
-    """Records ``lo``..``hi``. Returns (how many, the last seq, seqs whose link is broken,
-    gaps as (first missing, next present))."""
+def check_range(connection: Connection, lo: int, hi: int):
+    """Records ``lo``..``hi`` and their outcomes, in one pass over the rows. Returns, for
+    the records, (how many, the last seq, seqs whose link is broken, gaps as (first
+    missing, next present)); for the outcomes, (how many, the last outcome_seq, broken
+    links as (outcome_seq, seq), gaps as (first missing, next present, its seq))."""
     previous_seq, previous = _before(connection, _exchanges.c.seq, _exchanges.c.record_hash, lo)
     previous = previous or GENESIS
-    count, suspects, gaps = 0, [], []
+    count, suspects, gaps, outcomes = 0, [], [], []
     sha256 = hashlib.sha256
-    for seq, stored, text in rendered_records(connection, lo, hi):
+    for seq, stored, text, *outcome in rendered_records(connection, lo, hi):
         if text is None or sha256((previous + text).encode()).hexdigest() != stored:
             suspects.append((seq, previous))
         if seq != previous_seq + 1:
             gaps.append((previous_seq + 1, seq))
+        if outcome[0] is not None:
+            outcomes.append((outcome[0], seq, stored, *outcome[1:]))
         previous_seq, previous = seq, stored
         count += 1
-    return count, previous_seq if count else None, _broken_records(connection, suspects), gaps
+    records = count, previous_seq if count else None, _broken_records(connection, suspects), gaps
+    return records, _check_outcomes(connection, outcomes)
 
 
-def check_outcomes(connection: Connection, lo: int, hi: int):
-    """Outcomes ``lo``..``hi``. Returns (how many, the last outcome_seq, broken links as
-    (outcome_seq, seq), gaps as (first missing, next present, its seq))."""
-    table = _exchanges
-    expected, previous = _before(connection, table.c.outcome_seq, table.c.outcome_hash, lo)
-    expected, previous = expected + 1, previous or GENESIS
-    count, suspects, gaps = 0, [], []
+def _check_outcomes(connection: Connection, outcomes: list[tuple]):
+    """The links of these outcomes, in outcome order; the one before an outcome is read
+    when it is not among them (it belongs to another range, or is gone)."""
+    outcomes.sort()
+    suspects, gaps, before = [], [], None
     sha256 = hashlib.sha256
-    for outcome_seq, seq, record, stored, text in rendered_outcomes(connection, lo, hi):
-        if outcome_seq != expected:
-            gaps.append((expected, outcome_seq, seq))
+    table = _exchanges
+    for number, seq, record, stored, text in outcomes:
+        if before is None or before[0] != number - 1:
+            before = _before(connection, table.c.outcome_seq, table.c.outcome_hash, number)
+        if number != before[0] + 1:
+            gaps.append((before[0] + 1, number, seq))
+        previous = before[1] or GENESIS
         if text is None or sha256((previous + record + text).encode()).hexdigest() != stored:
-            suspects.append((outcome_seq, previous))
-        previous, expected = stored or "", outcome_seq + 1
-        count += 1
-    broken = _broken_outcomes(connection, suspects)
-    return count, expected - 1 if count else None, broken, gaps
+            suspects.append((number, previous))
+        before = (number, stored or "")
+    last = outcomes[-1][0] if outcomes else None
+    return len(outcomes), last, _broken_outcomes(connection, suspects), gaps
 
 
 def _before(connection: Connection, seq_column, hash_column, lo: int) -> tuple[int, str | None]:
@@ -84,10 +90,14 @@ def _before(connection: Connection, seq_column, hash_column, lo: int) -> tuple[i
 
 
 def rendered_records(connection: Connection, lo: int, hi: int) -> Iterable[tuple]:
-    """(seq, record_hash, canonical text or None) of records ``lo``..``hi``, in order."""
-    seq = _exchanges.c.seq
+    """(seq, record_hash, canonical text or None, outcome_seq, outcome_hash, the outcome's
+    canonical text or None) of records ``lo``..``hi``, in order."""
+    seq, table = _exchanges.c.seq, _exchanges
     if connection.dialect.name != "postgresql":
-        statement = select(seq, _exchanges.c.record_hash, literal_column("NULL", Text))
+        none = literal_column("NULL", Text)
+        statement = select(
+            seq, table.c.record_hash, none, table.c.outcome_seq, table.c.outcome_hash, none
+        )
         return connection.execute(statement.where(seq.between(lo, hi)).order_by(seq))
     keys = _subjects.c.subject_key
 
@@ -113,30 +123,13 @@ def rendered_records(connection: Connection, lo: int, hi: int) -> Iterable[tuple
         "dropped_subject_keys": func.coalesce(grouped.c.dropped, _sql("[]")),
     }
     text = _bracketed(func.concat_ws(_sql(","), *_spelled(RECORD_FIELDS, parts)))
+    outcome = _bracketed(func.concat_ws(_sql(","), *_spelled(OUTCOME_FIELDS, {})))
     statement = (
-        select(seq, _exchanges.c.record_hash, text)
+        select(seq, table.c.record_hash, text, table.c.outcome_seq, table.c.outcome_hash, outcome)
         .select_from(_exchanges.outerjoin(grouped, grouped.c.exchange_seq == seq))
         .where(seq.between(lo, hi))
         .order_by(seq)
     )
-    return _raw(connection, statement)
-
-
-def rendered_outcomes(connection: Connection, lo: int, hi: int) -> Iterable[tuple]:
-    """(outcome_seq, seq, record_hash, outcome_hash, canonical text or None), in order."""
-    table = _exchanges
-    if connection.dialect.name != "postgresql":
-        text = literal_column("NULL", Text)
-    else:
-        fields = (_as_json(table.c[name]) for name in OUTCOME_FIELDS)
-        text = _bracketed(func.concat_ws(_sql(","), *fields))
-    statement = (
-        select(table.c.outcome_seq, table.c.seq, table.c.record_hash, table.c.outcome_hash, text)
-        .where(table.c.outcome_seq.between(lo, hi))
-        .order_by(table.c.outcome_seq)
-    )
-    if connection.dialect.name != "postgresql":
-        return connection.execute(statement)
     # Floats in their shortest exact form (PostgreSQL 12 on: any positive value).
     connection.exec_driver_sql("SET LOCAL extra_float_digits = 3")
     return _raw(connection, statement)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from gateway.audit.chain import GENESIS, record_hash
 from gateway.audit.checkpoints import Checkpoint
-from gateway.audit.links import check_outcomes, check_records, record_values
+from gateway.audit.links import check_range, record_values
 from gateway.audit.models import ExchangeRecord, ExchangeSubject
 
 #: Sequence numbers per range checked as one task.
@@ -62,17 +62,18 @@ def verify(
     chunk: int = CHUNK,
 ) -> Report:
     """``workers``: how many ranges of ``chunk`` sequence numbers are checked at once,
-    each on a connection of its own (default: one per CPU on a large log, else one)."""
+    each on a connection of its own (default: one more than CPUs on a large log, else
+    one)."""
     report = Report()
     records, count = _ranges(session, ExchangeRecord.seq, chunk)
-    outcomes, _ = _ranges(session, ExchangeRecord.outcome_seq, chunk)
     if workers is None:
-        workers = (os.cpu_count() or 1) if count >= PARALLEL_FROM else 1
+        # One more than CPUs: PostgreSQL renders a range while this process hashes another.
+        workers = (os.cpu_count() or 1) + 1 if count >= PARALLEL_FROM else 1
+    outcome_results: list = []
     with _Checker(session, workers) as check:
-        record_results = check(check_records, records)
-        outcome_results = check(check_outcomes, outcomes)
-        last_seq = _merge_records(session, report, record_results, on_progress)
-        last_outcome = _merge_outcomes(report, outcome_results)
+        results = _noting_outcomes(check(check_range, records), outcome_results)
+        last_seq = _merge_records(session, report, results, on_progress)
+    last_outcome = _merge_outcomes(report, outcome_results)
     if checkpoint is not None:
         _check_tail(session, report, checkpoint, last_seq, last_outcome)
     return report
@@ -114,6 +115,13 @@ class _Checker:
     def _on_own_connection(self, check, lo: int, hi: int):
         with self._engine.connect() as connection:
             return check(connection, lo, hi)
+
+
+def _noting_outcomes(results, outcomes: list) -> Iterator:
+    """The records' part of each range's results, keeping the outcomes' part aside."""
+    for records, outcome in results:
+        outcomes.append(outcome)
+        yield records
 
 
 def _merge_records(session: Session, report: Report, results, on_progress) -> int:

@@ -49,13 +49,13 @@ def check_range(connection: Connection, lo: int, hi: int):
     previous = previous or GENESIS
     count, suspects, gaps, outcomes = 0, [], [], []
     sha256 = hashlib.sha256
-    for seq, stored, text, *outcome in rendered_records(connection, lo, hi):
+    for seq, stored, text, number, outcome, outcome_text in rendered_records(connection, lo, hi):
         if text is None or sha256((previous + text).encode()).hexdigest() != stored:
             suspects.append((seq, previous))
         if seq != previous_seq + 1:
             gaps.append((previous_seq + 1, seq))
-        if outcome[0] is not None:
-            outcomes.append((outcome[0], seq, stored, *outcome[1:]))
+        if number is not None:
+            outcomes.append((number, seq, stored, outcome, outcome_text))
         previous_seq, previous = seq, stored
         count += 1
     records = count, previous_seq if count else None, _broken_records(connection, suspects), gaps

@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/proxy_overhead.py
 	$(BIN)/python bench/decision_vs_rego.py
 	$(BIN)/python bench/consent_lookup.py
+	$(BIN)/python bench/audit_log.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,13 +1,26 @@
 """Exchange log speed on PostgreSQL: appends with group commit, and verification.
 
-1. Appends: WRITERS threads each record exchanges one after another and wait for each
-   commit, as proxy requests do; the writer thread commits whatever has queued up in one
-   transaction. Compared, in the same run, with one request at a time (every record its
-   own commit).
-2. Verification: the log is filled to --records records, then `gateway.audit.verify`
-   checks both chains end to end.
+1. Appends, measured in one run and compared:
+   - one request at a time, every record its own commit;
+   - WRITERS request threads in one process, each recording exchanges one after another
+     and waiting for each commit, as proxy requests do; the process's writer thread
+     commits whatever has queued up in one transaction (group commit);
+   - the same in PROCESSES processes of WRITERS threads each, every one with its own
+     writer, as `gatehouse serve --workers N --threads T` runs gunicorn in production:
+     the writers of all processes take turns through the chain's advisory lock. A
+     batch holds what one process has queued, so it is the concurrency per process that
+     fills batches (4 x 8 threads give about half of 4 x 32).
+2. Verification: the log is filled to --records records (each with an outcome and two
+   subjects), then `gateway.audit.verify` checks both chains end to end.
+3. The person report (GDPR Art. 15) on the same log, for people who recur: one of each
+   record's two subjects is one of PEOPLE people, so each is in records / PEOPLE records.
 
     .venv/bin/python bench/audit_log.py [--database-url URL] [--records 1000000]
+    .venv/bin/python bench/audit_log.py --verify-only    # 2 and 3 again, on the log left filled
+
+A later measurement on the same filled log: `filled_log(url, records)` gives an engine
+on it (filling it only if needed), as `measure_verify` uses it; add a function beside it
+and call it from main().
 
 Uses its own database (default gatehouse_bench), never the test database.
 """
@@ -15,26 +28,38 @@ Uses its own database (default gatehouse_bench), never the test database.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
+import random
+import statistics
 import threading
 import time
 import uuid
 from concurrent.futures import wait
 
 from sqlalchemy import func, select, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from gateway.audit.models import ExchangeRecord
+from gateway.audit.person import person_report
 from gateway.audit.verify import verify
 from gateway.audit.writer import AuditWriter, NewRecord
 from gateway.db import make_engine, utcnow
 from gateway.migrate import upgrade
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/gatehouse_bench"
+#: People who recur across the log (a customer contacted again and again).
+PEOPLE = 20_000
+
+
+def person(number: int) -> str:
+    """The subject key of recurring person ``number``."""
+    return uuid.uuid5(uuid.NAMESPACE_OID, f"person-{number}").hex * 2
 
 
 def record(index: int) -> NewRecord:
-    keys = [uuid.uuid5(uuid.NAMESPACE_OID, f"{index}-{n}").hex * 2 for n in range(2)]
+    keys = [uuid.uuid5(uuid.NAMESPACE_OID, f"{index}-once").hex * 2, person(index % PEOPLE)]
     fields = {
         "request_id": uuid.uuid4().hex,
         "started_at": utcnow(),
@@ -68,8 +93,29 @@ def record(index: int) -> NewRecord:
     return NewRecord(fields, keys, [], outcome)
 
 
+def open_log(url: str, fresh: bool) -> Engine:
+    engine = make_engine(url, pool_size=4)
+    upgrade(engine)
+    if fresh:
+        with engine.begin() as connection:  # TRUNCATE fires no row trigger
+            connection.execute(text("TRUNCATE exchange_subjects, exchanges"))
+    return engine
+
+
 def appends_per_second(writer: AuditWriter, writers: int, per_writer: int) -> float:
+    """``writers`` threads of this process, each waiting for every one of its records."""
+    started = threading.Event()
+    threads = _request_threads(writer, writers, per_writer, started)
+    began = time.perf_counter()
+    started.set()
+    for thread in threads:
+        thread.join()
+    return writers * per_writer / (time.perf_counter() - began)
+
+
+def _request_threads(writer, writers: int, per_writer: int, started: threading.Event):
     def one_request_after_another(offset: int) -> None:
+        started.wait()
         for n in range(per_writer):
             writer.submit(record(offset + n)).result(timeout=60)
 
@@ -77,25 +123,115 @@ def appends_per_second(writer: AuditWriter, writers: int, per_writer: int) -> fl
         threading.Thread(target=one_request_after_another, args=(i * per_writer,))
         for i in range(writers)
     ]
-    started = time.perf_counter()
     for thread in threads:
         thread.start()
+    return threads
+
+
+def appends_per_second_in_processes(url: str, processes: int, writers: int, per_writer: int):
+    """``processes`` processes of ``writers`` threads, each process with its own writer."""
+    context = multiprocessing.get_context("spawn")
+    ready, go = context.Barrier(processes + 1), context.Event()
+    children = [
+        context.Process(target=_appending_process, args=(url, writers, per_writer, ready, go))
+        for _ in range(processes)
+    ]
+    for child in children:
+        child.start()
+    ready.wait(timeout=120)  # every process has its engine, writer and threads
+    began = time.perf_counter()
+    go.set()
+    for child in children:
+        child.join()
+    if any(child.exitcode for child in children):
+        raise RuntimeError("an appending process failed")
+    return processes * writers * per_writer / (time.perf_counter() - began)
+
+
+def _appending_process(url: str, writers: int, per_writer: int, ready, go) -> None:
+    engine = make_engine(url, pool_size=2)
+    writer = AuditWriter(engine)
+    writer.submit(record(0)).result(timeout=60)  # connected, writer thread running
+    started = threading.Event()
+    threads = _request_threads(writer, writers, per_writer, started)
+    ready.wait(timeout=120)
+    go.wait(timeout=120)
+    started.set()
     for thread in threads:
         thread.join()
-    return writers * per_writer / (time.perf_counter() - started)
+    writer.close()
 
 
-def fill(writer: AuditWriter, engine, target: int) -> None:
+def measure_appends(url: str, engine: Engine, writers: int, processes: int) -> None:
+    writer = AuditWriter(engine)
+    sequential = appends_per_second(writer, 1, 2_000)
+    grouped = appends_per_second(writer, writers, 1_000)
+    writer.close()
+    spread = appends_per_second_in_processes(url, processes, writers, 1_000)
+    print(f"appends, one request at a time (a commit each):       {sequential:9,.0f} records/s")
+    print(
+        f"appends, {writers} request threads, 1 process (group commit): {grouped:9,.0f} records/s"
+        f"   ({grouped / sequential:.1f}x)"
+    )
+    print(
+        f"appends, {processes} processes x {writers} request threads:       {spread:9,.0f}"
+        f" records/s   ({spread / sequential:.1f}x)"
+    )
+
+
+def fill(engine: Engine, target: int) -> None:
     with Session(engine) as session:
         present = session.scalar(select(func.count()).select_from(ExchangeRecord))
     if present >= target:
         print(f"log already holds {present:,} records")
         return
+    writer = AuditWriter(engine)
     started = time.perf_counter()
     for start in range(present, target, 10_000):
         futures = [writer.submit(record(n)) for n in range(start, min(start + 10_000, target))]
         wait(futures)
+    writer.close()
+    with engine.begin() as connection:  # as autovacuum would have by now on a live log
+        connection.execute(text("ANALYZE exchanges, exchange_subjects"))
     print(f"filled to {target:,} records in {time.perf_counter() - started:.0f} s")
+
+
+def filled_log(url: str, records: int, fresh: bool = False) -> Engine:
+    """An engine on the bench log, holding at least ``records`` records."""
+    engine = open_log(url, fresh)
+    fill(engine, records)
+    return engine
+
+
+def measure_verify(engine: Engine) -> None:
+    with Session(engine) as session:
+        started = time.perf_counter()
+        report = verify(session)
+        elapsed = time.perf_counter() - started
+    print(
+        f"verified {report.records:,} records and {report.outcomes:,} outcomes in "
+        f"{elapsed:.1f} s: {report.records / elapsed:,.0f} records/s "
+        f"({os.cpu_count()} CPUs); {len(report.findings)} problems"
+    )
+
+
+def measure_person_report(engine: Engine, samples: int = 200) -> None:
+    numbers = random.Random(5).sample(range(PEOPLE), samples)
+    timings = []
+    with Session(engine) as session:
+        total = session.scalar(select(func.count()).select_from(ExchangeRecord))
+        person_report(session, person(numbers[0]))  # a warm connection, as a server has
+        for number in numbers:
+            started = time.perf_counter()
+            report = person_report(session, person(number))
+            timings.append((time.perf_counter() - started) * 1000)
+            session.expunge_all()
+    timings.sort()
+    print(
+        f"person report over {total:,} records ({len(report.exchanges)} exchanges of the "
+        f"person): median {statistics.median(timings):.1f} ms, p95 "
+        f"{timings[int(len(timings) * 0.95)]:.1f} ms, max {timings[-1]:.1f} ms ({samples} people)"
+    )
 
 
 def main() -> None:
@@ -104,32 +240,18 @@ def main() -> None:
         "--database-url", default=os.environ.get("GATEHOUSE_BENCH_DATABASE_URL", DEFAULT_URL)
     )
     parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--writers", type=int, default=32)
+    parser.add_argument("--writers", type=int, default=32, help="request threads per process")
+    parser.add_argument("--processes", type=int, default=4, help="appending processes")
+    parser.add_argument(
+        "--verify-only", action="store_true", help="keep the log as it is; skip the appends"
+    )
     args = parser.parse_args()
-    engine = make_engine(args.database_url, pool_size=4)
-    upgrade(engine)
-    with engine.begin() as connection:  # a fresh log; TRUNCATE fires no row trigger
-        connection.execute(text("TRUNCATE exchange_subjects, exchanges"))
-    writer = AuditWriter(engine)
-
-    sequential = appends_per_second(writer, 1, 2_000)
-    grouped = appends_per_second(writer, args.writers, 1_000)
-    print(f"appends, one request at a time (a commit each): {sequential:9,.0f} records/s")
-    print(
-        f"appends, {args.writers} concurrent requests (group commit): {grouped:9,.0f} records/s"
-        f"   ({grouped / sequential:.1f}x)"
-    )
-
-    fill(writer, engine, args.records)
-    with Session(engine) as session:
-        started = time.perf_counter()
-        report = verify(session)
-        elapsed = time.perf_counter() - started
-    print(
-        f"verified {report.records:,} records and {report.outcomes:,} outcomes in "
-        f"{elapsed:.1f} s: {report.records / elapsed:,.0f} records/s; "
-        f"{len(report.findings)} problems"
-    )
+    engine = open_log(args.database_url, fresh=not args.verify_only)
+    if not args.verify_only:
+        measure_appends(args.database_url, engine, args.writers, args.processes)
+    fill(engine, args.records)
+    measure_verify(engine)
+    measure_person_report(engine)
 
 
 if __name__ == "__main__":

@@ -320,7 +320,9 @@ def audit_verify(checkpoint_file) -> None:
             _check_checkpoint(signed)
     total = db.session.scalar(select(func.count()).select_from(ExchangeRecord))
     with click.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
-        report = verify(db.session, checkpoint, lambda done: bar.update(done - bar.pos), anchor)
+        report = verify(
+            db.session, checkpoint, lambda done: bar.update(done - bar.pos), anchor=anchor
+        )
     click.echo(
         f"Results: {report.records} records, {report.valid_records} valid; "
         f"{report.outcomes} outcomes, {report.valid_outcomes} valid; "

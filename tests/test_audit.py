@@ -12,10 +12,15 @@ from datetime import timedelta
 
 import pytest
 import requests
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
+from gateway.audit import chain as chain_module
+from gateway.audit.chain import OUTCOME_FIELDS, RECORD_FIELDS, canonical
 from gateway.audit.export import record_as_dict, unknown_outcome_after
-from gateway.audit.models import ExchangeRecord
+from gateway.audit.links import record_values, rendered_records
+from gateway.audit.models import ExchangeRecord, ExchangeSubject
+from gateway.audit.verify import verify as audit_verify
+from gateway.audit.writer import AuditWriter, Completion, NewRecord, audit_engine
 from gateway.db import db, utcnow
 from tests.conftest import GATEHOUSE, apply, get_token
 from tests.test_governance import MEMBERS, member, post
@@ -45,6 +50,36 @@ def tamper(app, *statements: str) -> None:
             connection.execute(text("SET LOCAL session_replication_role = replica"))
         for statement in statements:
             connection.execute(text(statement))
+        db.session.commit()
+
+
+def swap(app, first: int, second: int) -> None:
+    """Exchange all contents but the sequence numbers of two records."""
+    columns = [c.key for c in ExchangeRecord.__table__.columns if c.key not in ("seq",)]
+    with app.app_context():
+        rows = {
+            r.seq: {c: getattr(r, c) for c in columns}
+            for r in db.session.scalars(
+                select(ExchangeRecord).where(ExchangeRecord.seq.in_([first, second]))
+            )
+        }
+    table = ExchangeRecord.__table__
+    with app.app_context():
+        connection = db.session.connection()
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
+        # Free the unique values of the first row so that the second can take them.
+        db.session.execute(
+            table.update()
+            .where(table.c.seq == first)
+            .values(request_id=func.upper(table.c.request_id), outcome_seq=None)
+        )
+        for seq, other in ((second, first), (first, second)):
+            db.session.execute(
+                ExchangeRecord.__table__.update()
+                .where(ExchangeRecord.seq == seq)
+                .values(rows[other])
+            )
         db.session.commit()
 
 
@@ -85,30 +120,7 @@ def test_a_deleted_row_is_found(logged, cli):
 
 
 def test_two_swapped_rows_are_found(logged, cli):
-    columns = [c.key for c in ExchangeRecord.__table__.columns if c.key not in ("seq",)]
-    with logged.app_context():
-        rows = {
-            r.seq: {c: getattr(r, c) for c in columns}
-            for r in db.session.scalars(
-                select(ExchangeRecord).where(ExchangeRecord.seq.in_([4, 5]))
-            )
-        }
-    # Free the unique values of row 4 so that row 5 can take them.
-    tamper(
-        logged,
-        "UPDATE exchanges SET request_id = upper(request_id), outcome_seq = NULL WHERE seq = 4",
-    )
-    with logged.app_context():
-        connection = db.session.connection()
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SET LOCAL session_replication_role = replica"))
-        for seq, other in ((5, 4), (4, 5)):
-            db.session.execute(
-                ExchangeRecord.__table__.update()
-                .where(ExchangeRecord.seq == seq)
-                .values(rows[other])
-            )
-        db.session.commit()
+    swap(logged, 4, 5)
     status, output = verify(cli)
     assert status == 1
     assert "out_of_order  seq 4: records 4 and 5 have swapped contents" in output
@@ -193,3 +205,94 @@ def _slow_call(port: int, token: str) -> None:
             headers={"Authorization": f"Bearer {token}"},
             timeout=10,
         )
+
+
+def test_ranges_checked_at_once_find_the_same(logged):
+    """Ranges checked apart, at once, merged, say what one pass over the log says,
+    also where a swap straddles two ranges."""
+    swap(logged, 4, 5)  # across the ranges 3..4 and 5..6
+    tamper(
+        logged,
+        "UPDATE exchanges SET status = 201 WHERE seq = 6",
+        "DELETE FROM exchange_subjects WHERE exchange_seq = 2",
+        "DELETE FROM exchanges WHERE seq = 2",
+    )
+    with logged.app_context():
+        whole = audit_verify(db.session, workers=1)
+        ranges = audit_verify(db.session, workers=1, chunk=2)
+        workers = audit_verify(db.session, workers=2, chunk=2)
+    assert [(f.kind, f.seq) for f in whole.findings] == [
+        ("missing", 2),
+        ("altered", 3),  # it follows the gap
+        ("out_of_order", 4),
+        ("missing", 3),  # outcomes, in the order they were written: that of 2 is gone,
+        ("altered", 3),  # so the next one no longer links,
+        ("altered", 5),  # the swapped ones moved,
+        ("altered", 4),
+        ("altered", 6),  # and one was changed
+    ], whole.findings
+    assert (whole.valid_records, whole.valid_outcomes) == (2, 1)
+    assert ranges == whole
+    assert workers == whole
+
+
+def test_postgresql_spells_each_row_as_the_chain_encodes_it(app):
+    """verify hashes the database's rendering of a row: it must be the canonical bytes,
+    here for awkward values (quotes, control characters, non-ASCII, nested JSON, nulls,
+    integral floats, dropped subjects)."""
+    writer = AuditWriter(audit_engine(db.of(app).engine))
+    awkward = {
+        "request_id": "r-" + "1" * 30,
+        "started_at": utcnow(),
+        "client_id": None,
+        "department": "Zürich — «growth» ✓",
+        "tool": 'a"b\\c',
+        "operation": "tab\there\nnew\x01line",
+        "method": "POST",
+        "path": "/proxy/x/ünï/%22",
+        "purpose": None,
+        "data_categories": ["user.contact.email", "ü"],
+        "categories_stripped": [],
+        "subject_count": 3,
+        "consent_event_ids": [3, 1, 2],
+        "country": "DE",
+        "transfer_basis": None,
+        "decision": "redact",
+        "reasons": [{"rule": "consent", "message": 'Ada\'s "consent"', "a": [1.5, None, True]}],
+        "policy_version": "v1",
+        "bytes_in": 0,
+    }
+    refused = {"status": 403, "latency_ms": 5.0, "upstream_status": None, "error": "denied"}
+    refused |= {"upstream_latency_ms": None, "bytes_out": None, "completed_at": utcnow()}
+    completed = {"status": 200, "latency_ms": 0.000123, "upstream_status": 200, "error": None}
+    completed |= {"upstream_latency_ms": 12.25, "bytes_out": 7, "completed_at": utcnow()}
+    try:
+        writer.submit(NewRecord(awkward, ["k2", "k1"], ["k9"], refused)).result(timeout=10)
+        opened = writer.submit(NewRecord({**awkward, "request_id": "r2"}, ["é"], [])).result(10)
+        writer.submit(Completion(opened, completed)).result(timeout=10)
+    finally:
+        writer.close()
+    with app.app_context():
+        connection = db.session.connection()
+        if connection.dialect.name != "postgresql":
+            pytest.skip("only PostgreSQL renders rows")
+        table = ExchangeRecord.__table__
+        rows = {r["seq"]: r for r in connection.execute(select(table)).mappings()}
+        keys: dict[int, tuple[list, list]] = {}
+        for seq, key, dropped in connection.execute(select(ExchangeSubject.__table__)):
+            keys.setdefault(seq, ([], []))[dropped].append(key)
+        rendered = rendered_records(connection, 1, 10**9)
+        assert len(rendered) == len(rows) >= 2
+        for seq, _, spelled, outcome_seq, _, outcome in rendered:
+            values = record_values(rows[seq], keys.get(seq, ([], [])))
+            assert spelled.encode() == canonical(values, RECORD_FIELDS)
+            if outcome_seq is not None:
+                assert outcome.encode() == canonical(rows[seq], OUTCOME_FIELDS)
+        assert sum(row[3] is not None for row in rendered) >= 2
+        assert audit_verify(db.session).ok
+
+
+def test_the_encoder_built_once_encodes_as_the_json_module():
+    value = [1, 1.5, 5.0, None, True, 'ü"\\\n\x01', {"b": 1, "a": [2, {"d": None, "c": "x"}]}]
+    value.append(utcnow())
+    assert chain_module._encode(value) == chain_module._ENCODER.encode(value)

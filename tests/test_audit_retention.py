@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from gateway.audit.log import ExchangeDraft, Result
 from gateway.audit.models import ExchangeRecord
-from gateway.audit.retention import clean_cut, prune
+from gateway.audit.retention import clean_cut, latest_anchor, prune
+from gateway.audit.verify import verify as verify_log
 from gateway.db import db, utcnow
 from gateway.vault import vault_of
 from policies.decision import Decision, Verdict
@@ -36,6 +37,10 @@ def test_a_pruned_log_still_verifies_and_later_damage_is_still_found(logged, cli
     status, output = verify(cli)
     assert status == 0, output
     assert "Results: 3 records, 3 valid; 3 outcomes, 3 valid; 0 problems" in output
+    with logged.app_context():  # ranges checked apart and in parallel start from it too
+        anchor = latest_anchor(db.session)
+        report = verify_log(db.session, anchor=anchor, chunk=2, workers=2)
+        assert report.ok and (report.records, report.outcomes) == (3, 3)
     tamper(logged, "DELETE FROM exchanges WHERE seq = 4")
     status, output = verify(cli)
     assert status == 1 and "missing       seq 4" in output

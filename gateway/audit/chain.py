@@ -7,6 +7,12 @@ The *outcome chain*, in ``outcome_seq`` order, covers each completion (statuses,
 latencies, sizes): ``outcome_hash = SHA-256(prev outcome_hash || record_hash ||
 canonical(outcome fields))``. Changing, removing or reordering a row breaks a chain from
 that row on; a signed checkpoint of both heads lets a verifier notice a cut-off tail.
+
+``canonical`` is the JSON array of the covered fields in the order below (sorted object
+keys, no whitespace, non-ASCII as is, times as UTC ISO 8601 with microseconds). Its first
+elements are the sequence numbers, which only the writer knows, under the chain lock; so
+the rest is encoded beforehand (:func:`encoded_after`) and the sequence numbers are put
+in front of it then (:func:`record_link`, :func:`outcome_link`): the bytes hashed are the same.
 """
 
 from __future__ import annotations
@@ -14,9 +20,23 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import Any
+from json.encoder import c_make_encoder, encode_basestring
+from typing import Any, NamedTuple
 
 GENESIS = "0" * 64
+
+
+class ChainStart(NamedTuple):
+    """Where both chains begin: before the first record, or at a retention anchor (the
+    last record and outcome that pruning removed)."""
+
+    seq: int = 0
+    record_hash: str = GENESIS
+    outcome_seq: int = 0
+    outcome_hash: str = GENESIS
+
+
+FROM_GENESIS = ChainStart()
 
 #: What the record chain covers, in encoding order. Never reorder: old hashes depend on it.
 RECORD_FIELDS = (
@@ -62,7 +82,7 @@ def canonical(values: dict[str, Any], fields: tuple[str, ...]) -> bytes:
 
     Latencies are rounded to microseconds where they are measured, so a float survives
     the trip through any database unchanged."""
-    return _ENCODER.encode([values.get(name) for name in fields]).encode()
+    return _encode([values.get(name) for name in fields]).encode()
 
 
 def record_hash(previous: str, values: dict[str, Any]) -> str:
@@ -74,6 +94,28 @@ def outcome_hash(previous: str, record: str, values: dict[str, Any]) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
+def encoded_after(values: dict[str, Any], fields: tuple[str, ...], count: int) -> bytes:
+    """``canonical(values, fields)`` without its first ``count`` elements and the ``[``."""
+    return _encode([values.get(name) for name in fields[count:]]).encode()[1:]
+
+
+def record_link(previous: str, seq: int, rest: bytes) -> str:
+    """``record_hash`` of a record whose fields after ``seq`` encode to ``rest``."""
+    return hashlib.sha256(b"%s[%d,%s" % (previous.encode(), seq, rest)).hexdigest()
+
+
+def outcome_link(previous: str, record: str, outcome_seq: int, seq: int, rest: bytes) -> str:
+    """``outcome_hash`` of an outcome whose fields after ``seq`` encode to ``rest``."""
+    payload = b"%s%s[%d,%d,%s" % (previous.encode(), record.encode(), outcome_seq, seq, rest)
+    return hashlib.sha256(payload).hexdigest()
+
+
+def json_text(value: Any) -> str:
+    """``value`` as the canonical encoding spells it: how the writer stores JSON columns,
+    so that a verifier may take their stored text as part of the canonical encoding."""
+    return _encode(value)
+
+
 def _utc_text(value: Any) -> str:
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat(timespec="microseconds")
@@ -83,3 +125,16 @@ def _utc_text(value: Any) -> str:
 _ENCODER = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_utc_text
 )
+
+
+def _one_c_encoder():
+    """What ``_ENCODER.encode`` builds on every call (the C encoder with its settings),
+    built once: that build cost more than the encoding of a record. No check for
+    circular references: the values are rows and dicts made for them."""
+    if c_make_encoder is None:  # not CPython
+        return _ENCODER.encode
+    encoder = c_make_encoder(None, _utc_text, encode_basestring, None, ":", ",", True, False, True)
+    return lambda value: "".join(encoder(value, 0))
+
+
+_encode = _one_c_encoder()

@@ -9,16 +9,11 @@ refuses the write the caller gets :class:`AuditUnavailable` and must not forward
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from gateway.audit.models import ExchangeRecord
 from gateway.audit.writer import AuditWriter, Completion, NewRecord
 from gateway.db import utcnow
 from policies.decision import Decision
@@ -120,19 +115,3 @@ def _new_record(draft: ExchangeDraft, decision: Decision, result: Result | None)
 
 def _outcome(result: Result) -> dict:
     return {**vars(result), "completed_at": utcnow()}
-
-
-def iter_records(session: Session, batch_size: int = 1000) -> Iterator[ExchangeRecord]:
-    """Every record in sequence order, read in batches (for export and verification)."""
-    last_seq = 0
-    while True:
-        batch = session.scalars(
-            select(ExchangeRecord)
-            .where(ExchangeRecord.seq > last_seq)
-            .order_by(ExchangeRecord.seq)
-            .limit(batch_size)
-        ).all()
-        if not batch:
-            return
-        yield from batch
-        last_seq = batch[-1].seq

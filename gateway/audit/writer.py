@@ -4,23 +4,37 @@ Requests hand their records to the writer and wait; the writer takes whatever is
 (up to a batch), extends both hash chains under a lock that every instance shares (a
 PostgreSQL advisory lock; SQLite's write lock), commits once, and wakes each waiting
 request. Durability per record is the same as committing alone; the cost of a commit
-is shared by everyone who arrived meanwhile.
+is shared by everyone who arrived meanwhile, including those who arrived while the
+writer waited for the lock.
+
+The lock is what bounds throughput across processes, so little happens under it: each
+request works out its record's encodings before queueing it, and under the lock only
+the sequence numbers and hashes are filled in (three round trips on PostgreSQL).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from sqlalchemy import JSON, event, insert, select, text, update
+import psycopg
+from sqlalchemy import bindparam, event, insert, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from gateway.audit.chain import GENESIS, outcome_hash, record_hash
+from gateway.audit.chain import (
+    GENESIS,
+    OUTCOME_FIELDS,
+    RECORD_FIELDS,
+    encoded_after,
+    json_text,
+    outcome_link,
+    record_link,
+)
 from gateway.audit.models import ExchangeRecord, ExchangeSubject, Outcome
 from gateway.db import make_engine
 
@@ -58,9 +72,11 @@ class AuditWriter:
     def __init__(self, engine: Engine) -> None:
         """``engine``: from :func:`audit_engine`."""
         self._engine = engine
-        self._queue: queue.SimpleQueue[Entry] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Prepared] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._kept = None  # PostgreSQL: the writer thread's connection
+        self._stopping = False
 
     def close(self) -> None:
         """Finish what is queued, stop the thread, and give back the connections."""
@@ -70,8 +86,15 @@ class AuditWriter:
         self._engine.dispose()
 
     def submit(self, entry: Entry) -> Future:
+        """Queue ``entry``, its encodings worked out here, in the caller's thread (so, in
+        production, in parallel across processes, and never under the chain lock)."""
+        try:
+            prepared = _prepare(entry, self._engine.dialect.name == "postgresql")
+        except Exception as exc:  # e.g. a value the chain cannot encode: fail closed
+            entry.future.set_exception(exc)
+            return entry.future
         self._ensure_running()
-        self._queue.put(entry)
+        self._queue.put(prepared)
         return entry.future
 
     def _ensure_running(self) -> None:
@@ -84,146 +107,294 @@ class AuditWriter:
                     self._thread.start()
 
     def _run(self) -> None:
-        while True:
+        self._stopping = False
+        while not self._stopping:
             batch = [self._queue.get()]
-            while len(batch) < BATCH_MAX and batch[-1] is not _STOP:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            stop = batch[-1] is _STOP
-            if entries := [entry for entry in batch if entry is not _STOP]:
-                self._write(entries)
-            if stop:
-                return
+            if batch[0] is _STOP:
+                break
+            self._take_queued(batch)
+            self._write(batch)
+        self._give_back_connection()
 
-    def _write(self, batch: list[Entry]) -> None:
+    def _take_queued(self, batch: list[_Prepared]) -> None:
+        """Adds what has been queued meanwhile to ``batch`` (up to BATCH_MAX)."""
+        while len(batch) < BATCH_MAX and not self._stopping:
+            try:
+                prepared = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if prepared is _STOP:
+                self._stopping = True
+            else:
+                batch.append(prepared)
+
+    def _write(self, batch: list[_Prepared]) -> None:
+        """Commits ``batch``, and what arrives while it waits for the chain lock."""
         try:
-            with self._engine.begin() as connection:
-                results = _ChainExtension(connection).write(batch)
+            if self._engine.dialect.name == "postgresql":
+                results = self._write_to_postgresql(batch)
+            else:
+                with self._engine.begin() as connection:
+                    heads = connection.execute(_HEADS).one()
+                    self._take_queued(batch)
+                    results = _ChainExtension(heads, _SqlTables(connection)).write(batch)
         except Exception as exc:  # every waiting request must learn the batch failed
             logger.exception("could not write %d audit entries", len(batch))
-            for entry in batch:
-                entry.future.set_exception(exc)
+            for prepared in batch:
+                prepared.entry.future.set_exception(exc)
             return
-        for entry, result in zip(batch, results, strict=True):
-            entry.future.set_result(result)
+        for prepared, result in zip(batch, results, strict=True):
+            prepared.entry.future.set_result(result)
+
+    def _write_to_postgresql(self, prepared: list[_Prepared]) -> list[int]:
+        """Three round trips under the lock: BEGIN, the lock and the heads at once (the
+        heads read by a statement after the lock, so they include every batch before);
+        the rows in one statement; COMMIT. The writer keeps its connection for that (in
+        autocommit mode, so that BEGIN is ours to send)."""
+        for attempt in (1, 2):
+            began = False
+            try:
+                cursor = self._connection().cursor()
+                with cursor:
+                    cursor.execute(_BEGIN_LOCK_AND_READ_HEADS)
+                    began = True
+                    cursor.nextset()
+                    cursor.nextset()
+                    heads = cursor.fetchone()
+                    self._take_queued(prepared)  # those that came during the wait for the lock
+                    results = _ChainExtension(heads, _PostgresqlTables(cursor)).write(prepared)
+                    cursor.execute("COMMIT")
+                return results
+            except Exception as exc:
+                self._drop_connection()
+                # A connection found closed before anything was sent: nothing was written,
+                # so trying again on a new one is safe (what pool_pre_ping did).
+                if began or attempt == 2 or not isinstance(exc, psycopg.OperationalError):
+                    raise
+        raise AssertionError("unreachable")
+
+    def _connection(self):
+        if self._kept is None:
+            self._kept = self._engine.raw_connection()
+            self._kept.driver_connection.autocommit = True
+        return self._kept.driver_connection
+
+    def _drop_connection(self) -> None:
+        if self._kept is not None:
+            self._kept.invalidate()
+            self._kept = None
+
+    def _give_back_connection(self) -> None:
+        if self._kept is not None:
+            try:
+                self._kept.driver_connection.autocommit = False
+                self._kept.close()
+            except Exception:
+                self._drop_connection()
+            self._kept = None
 
 
 def chain_heads(executor: Connection | Session) -> tuple[tuple[int, str], tuple[int, str]]:
     """The last ``(seq, hash)`` of the record chain and of the outcome chain."""
+    row = executor.execute(_HEADS).one()
+    return (row[0] or 0, row[1] or GENESIS), (row[2] or 0, row[3] or GENESIS)
 
-    def head(seq_column, hash_column) -> tuple[int, str]:
-        row = executor.execute(
-            select(seq_column, hash_column)
-            .where(seq_column.is_not(None))
-            .order_by(seq_column.desc())
-            .limit(1)
-        ).first()
-        return (row[0], row[1]) if row else (0, GENESIS)
 
-    return (
-        head(ExchangeRecord.seq, ExchangeRecord.record_hash),
-        head(ExchangeRecord.outcome_seq, ExchangeRecord.outcome_hash),
-    )
+def _head(seq_column, hash_column):
+    last = select(seq_column, hash_column).where(seq_column.is_not(None))
+    last = last.order_by(seq_column.desc()).limit(1).subquery()
+    return select(last.c[0]).scalar_subquery(), select(last.c[1]).scalar_subquery()
+
+
+#: Both heads in one round trip (each an index lookup).
+_HEADS = select(
+    *_head(ExchangeRecord.seq, ExchangeRecord.record_hash),
+    *_head(ExchangeRecord.outcome_seq, ExchangeRecord.outcome_hash),
+)
+_BEGIN_LOCK_AND_READ_HEADS = f"BEGIN; SELECT pg_advisory_xact_lock({CHAIN_LOCK}); " + str(
+    _HEADS.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+)
+
+_EXCHANGE_COLUMNS = tuple(column.key for column in ExchangeRecord.__table__.columns)
+#: Set under the chain lock; everything else of a row is ready before it.
+_CHAINED = ("seq", "record_hash", "outcome", "outcome_seq", "outcome_hash")
+_OUTCOME_VALUES = tuple(name for name in OUTCOME_FIELDS if name not in ("outcome_seq", "seq"))
+
+#: PostgreSQL: a batch's records and their subjects in one statement, each table's rows
+#: one JSON document (a JSON column's value is stored as written: in canonical form).
+_INSERT_JSON = """
+WITH records AS (
+    INSERT INTO exchanges SELECT * FROM json_populate_recordset(NULL::exchanges, %s::json)
+)
+INSERT INTO exchange_subjects
+SELECT * FROM json_populate_recordset(NULL::exchange_subjects, %s::json)
+"""
+_PENDING = "SELECT seq, record_hash FROM exchanges WHERE seq = ANY(%s) AND outcome_seq IS NULL"
+_COMPLETE_JSON = """
+UPDATE exchanges SET status = c.status, upstream_status = c.upstream_status,
+    error = c.error, latency_ms = c.latency_ms, upstream_latency_ms = c.upstream_latency_ms,
+    bytes_out = c.bytes_out, completed_at = c.completed_at, outcome = c.outcome,
+    outcome_seq = c.outcome_seq, outcome_hash = c.outcome_hash
+FROM json_populate_recordset(NULL::exchanges, %s::json) AS c
+WHERE exchanges.seq = c.seq AND exchanges.outcome_seq IS NULL
+"""
+
+
+@dataclass
+class _Prepared:
+    """An entry with all that does not depend on its place in the chains worked out."""
+
+    entry: Entry
+    #: The canonical encodings after the sequence numbers (see ``chain.encoded_after``).
+    record_rest: bytes = b""
+    outcome_rest: bytes | None = None
+    #: The row's other columns: a dict, or (PostgreSQL) the inside of its JSON object.
+    row: dict | str | None = None
+    #: (key, dropped) or (PostgreSQL) the inside of each one's JSON object but the seq.
+    subjects: list = field(default_factory=list)
+
+
+def _prepare(entry: Entry, as_json: bool) -> _Prepared:
+    outcome = entry.outcome
+    prepared = _Prepared(entry)
+    if outcome is not None:
+        prepared.outcome_rest = encoded_after(outcome, OUTCOME_FIELDS, 2)
+    if isinstance(entry, Completion):
+        return prepared
+    sent, dropped = set(entry.subject_keys), set(entry.dropped_keys)
+    covered = entry.fields | {
+        "subject_keys": sorted(sent),
+        "dropped_subject_keys": sorted(dropped),
+    }
+    prepared.record_rest = encoded_after(covered, RECORD_FIELDS, 1)
+    subjects = [(key, key in dropped) for key in sorted(sent | dropped)]
+    values = {name: None for name in _EXCHANGE_COLUMNS if name not in _CHAINED} | entry.fields
+    if outcome is not None:
+        values |= {name: outcome.get(name) for name in _OUTCOME_VALUES}
+    if as_json:
+        prepared.row = json_text(values)[1:-1]
+        prepared.subjects = [
+            json_text({"subject_key": key, "dropped": gone})[1:-1] for key, gone in subjects
+        ]
+    else:
+        prepared.row, prepared.subjects = values, subjects
+    return prepared
 
 
 class _ChainExtension:
-    """Appends one batch to both chains inside the caller's transaction."""
+    """Appends one batch to both chains, from the heads read under the lock: only what
+    depends on them is done here."""
 
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
-        (self._seq, self._hash), (self._outcome_seq, self._outcome_hash) = chain_heads(connection)
+    def __init__(self, heads, tables: _PostgresqlTables | _SqlTables) -> None:
+        self._tables = tables
+        self._seq, self._hash = heads[0] or 0, heads[1] or GENESIS
+        self._outcome_seq, self._outcome_hash = heads[2] or 0, heads[3] or GENESIS
 
-    def write(self, batch: list[Entry]) -> list[int]:
-        records, subjects, completions, results = [], [], [], []
-        for entry in batch:
-            if isinstance(entry, NewRecord):
-                row = self._append_record(entry)
-                records.append(row)
-                subjects += self._subject_rows(row["seq"], entry)
-                if entry.outcome is not None:
-                    row.update(self._complete(row["seq"], row["record_hash"], entry.outcome))
-                results.append(row["seq"])
-            else:
-                completions.append(entry)
+    def write(self, batch: list[_Prepared]) -> list[int]:
+        rows, subjects, completions, results = [], [], [], []
+        as_json = self._tables.as_json
+        for prepared in batch:
+            entry = prepared.entry
+            if isinstance(entry, Completion):
+                completions.append(prepared)
                 results.append(entry.seq)
-        if records:
-            self._insert(ExchangeRecord.__table__, [_full(row) for row in records])
-        if subjects:
-            self._insert(ExchangeSubject.__table__, subjects)
-        for completion in completions:
-            self._write_completion(completion)
+                continue
+            self._seq += 1
+            self._hash = record_link(self._hash, self._seq, prepared.record_rest)
+            chained = {"seq": self._seq, "record_hash": self._hash, "outcome": Outcome.PENDING}
+            chained.update(outcome_seq=None, outcome_hash=None)
+            if prepared.outcome_rest is not None:
+                chained.update(self._complete(self._seq, self._hash, prepared.outcome_rest))
+            if as_json:
+                rows.append(f"{{{json_text(chained)[1:-1]},{prepared.row}}}")
+                subjects += [f'{{"exchange_seq":{self._seq},{s}}}' for s in prepared.subjects]
+            else:
+                rows.append(prepared.row | chained)
+                subjects += [
+                    {"exchange_seq": self._seq, "subject_key": key, "dropped": dropped}
+                    for key, dropped in prepared.subjects
+                ]
+            results.append(self._seq)
+        if rows:
+            self._tables.insert(rows, subjects)
+        if completions:
+            self._write_completions(completions)
         return results
 
-    def _insert(self, table, rows: list[dict]) -> None:
-        """PostgreSQL: COPY, since row-by-row inserts cost more than all the hashing."""
-        if self._connection.dialect.name != "postgresql":
-            self._connection.execute(insert(table), rows)
-            return
-        columns = [column.key for column in table.columns]
-        as_json = {column.key for column in table.columns if isinstance(column.type, JSON)}
-        cursor = self._connection.connection.driver_connection.cursor()
-        with cursor, cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([_copyable(row[c], c in as_json) for c in columns])
-
-    def _append_record(self, entry: NewRecord) -> dict:
-        self._seq += 1
-        fields = {
-            **entry.fields,
-            "seq": self._seq,
-            "subject_keys": sorted(set(entry.subject_keys)),
-            "dropped_subject_keys": sorted(set(entry.dropped_keys)),
-        }
-        self._hash = record_hash(self._hash, fields)
-        row = {k: v for k, v in fields.items() if k not in ("subject_keys", "dropped_subject_keys")}
-        return {**row, "record_hash": self._hash, "outcome": Outcome.PENDING}
-
-    @staticmethod
-    def _subject_rows(seq: int, entry: NewRecord) -> list[dict]:
-        dropped = set(entry.dropped_keys)
-        return [
-            {"exchange_seq": seq, "subject_key": key, "dropped": key in dropped}
-            for key in sorted(set(entry.subject_keys) | dropped)
-        ]
-
-    def _complete(self, seq: int, record: str, outcome: dict) -> dict:
+    def _complete(self, seq: int, record: str, rest: bytes) -> dict:
         self._outcome_seq += 1
-        values = {**outcome, "outcome_seq": self._outcome_seq, "seq": seq}
-        self._outcome_hash = outcome_hash(self._outcome_hash, record, values)
+        self._outcome_hash = outcome_link(self._outcome_hash, record, self._outcome_seq, seq, rest)
         return {
-            **outcome,
             "outcome": Outcome.COMPLETED,
             "outcome_seq": self._outcome_seq,
             "outcome_hash": self._outcome_hash,
         }
 
-    def _write_completion(self, completion: Completion) -> None:
-        record = self._connection.execute(
-            select(ExchangeRecord.record_hash).where(
-                ExchangeRecord.seq == completion.seq, ExchangeRecord.outcome_seq.is_(None)
-            )
-        ).scalar()
-        if record is None:
-            raise LookupError(f"exchange {completion.seq} is missing or already completed")
-        values = self._complete(completion.seq, record, completion.outcome)
-        self._connection.execute(
-            update(ExchangeRecord).where(ExchangeRecord.seq == completion.seq).values(**values)
+    def _write_completions(self, completions: list[_Prepared]) -> None:
+        """All of the batch's completions: one query for their records, one statement
+        for their outcomes."""
+        pending = self._tables.pending([prepared.entry.seq for prepared in completions])
+        updates = []
+        for prepared in completions:
+            seq = prepared.entry.seq
+            record = pending.pop(seq, None)  # popped: a second completion is refused too
+            if record is None:
+                raise LookupError(f"exchange {seq} is missing or already completed")
+            values = {name: prepared.entry.outcome.get(name) for name in _OUTCOME_VALUES}
+            chained = self._complete(seq, record, prepared.outcome_rest)
+            updates.append({"seq": seq} | values | chained)
+        self._tables.complete(updates)
+
+
+class _PostgresqlTables:
+    """Rows as JSON documents, one statement each, on the writer's own cursor."""
+
+    as_json = True
+
+    def __init__(self, cursor) -> None:
+        self._cursor = cursor
+
+    def insert(self, rows: list[str], subjects: list[str]) -> None:
+        self._cursor.execute(_INSERT_JSON, (f"[{','.join(rows)}]", f"[{','.join(subjects)}]"))
+
+    def pending(self, seqs: list[int]) -> dict[int, str]:
+        self._cursor.execute(_PENDING, (seqs,))
+        return dict(self._cursor.fetchall())
+
+    def complete(self, updates: list[dict]) -> None:
+        self._cursor.execute(_COMPLETE_JSON, (json_text(updates),))
+        if self._cursor.rowcount != len(updates):
+            raise LookupError("an exchange was completed meanwhile")
+
+
+class _SqlTables:
+    """Through SQLAlchemy (SQLite), on the transaction's connection."""
+
+    as_json = False
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def insert(self, rows: list[dict], subjects: list[dict]) -> None:
+        self._connection.execute(insert(ExchangeRecord.__table__), rows)
+        if subjects:
+            self._connection.execute(insert(ExchangeSubject.__table__), subjects)
+
+    def pending(self, seqs: list[int]) -> dict[int, str]:
+        table = ExchangeRecord.__table__
+        statement = select(table.c.seq, table.c.record_hash).where(
+            table.c.seq.in_(seqs), table.c.outcome_seq.is_(None)
         )
+        return dict(self._connection.execute(statement).all())
 
-
-def _full(row: dict) -> dict:
-    """Every row of a multi-row INSERT names the same columns: pending ones have no outcome."""
-    return {column.key: None for column in ExchangeRecord.__table__.columns} | row
-
-
-def _copyable(value, is_json: bool):
-    if is_json:
-        return json.dumps(value)
-    return value.value if isinstance(value, Outcome) else value
+    def complete(self, updates: list[dict]) -> None:
+        table = ExchangeRecord.__table__
+        statement = (
+            update(table)
+            .where(table.c.seq == bindparam("key"))
+            .values({name: bindparam(name) for name in updates[0] if name != "seq"})
+        )
+        self._connection.execute(statement, [u | {"key": u["seq"]} for u in updates])
 
 
 def audit_engine(app_engine: Engine) -> Engine:

@@ -87,6 +87,7 @@ def record(index: int) -> NewRecord:
         "upstream_status": 200,
         "upstream_latency_ms": 4.2,
         "bytes_out": 300,
+        "retries": 0,
         "error": None,
         "completed_at": utcnow(),
     }

@@ -41,6 +41,8 @@ class Config:
     upstream_connect_timeout: float = 3.05
     upstream_read_timeout: float = 30.0
     upstream_pool_size: int = 20
+    #: How often a failed connection to a vendor is tried again (nothing was sent yet).
+    upstream_retries: int = 2
     max_body_bytes: int = 1_048_576
     snapshot_max_age: float = 1.0
     log_level: str = "INFO"
@@ -72,6 +74,7 @@ class Config:
             ),
             upstream_read_timeout=env.number("UPSTREAM_READ_TIMEOUT", cls.upstream_read_timeout),
             upstream_pool_size=env.integer("UPSTREAM_POOL_SIZE", cls.upstream_pool_size, low=1),
+            upstream_retries=env.integer("UPSTREAM_RETRIES", cls.upstream_retries, high=5),
             max_body_bytes=env.integer("MAX_BODY_BYTES", cls.max_body_bytes, low=1024),
             snapshot_max_age=env.number("SNAPSHOT_MAX_AGE", cls.snapshot_max_age, low=0),
             log_level=env.text("LOG_LEVEL", cls.log_level).upper(),

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
 
 HOP_BY_HOP = frozenset(
     {
@@ -47,12 +48,13 @@ class UnsafePath(ValueError):
 
 
 class UpstreamFailure(Exception):
-    def __init__(self, status: int, slug: str, detail: str, elapsed: float) -> None:
+    def __init__(self, status: int, slug: str, detail: str, elapsed: float, retries: int) -> None:
         super().__init__(detail)
         self.status = status
         self.slug = slug
         self.detail = detail
         self.elapsed = elapsed
+        self.retries = retries
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class UpstreamResponse:
     headers: list[tuple[str, str]]
     body: bytes
     elapsed: float
+    #: Connection attempts that failed before this one (nothing was sent by them).
+    retries: int = 0
 
 
 def ensure_safe_path(path: str) -> None:
@@ -125,9 +129,12 @@ def _connection_tokens(value: str) -> frozenset[str]:
 class UpstreamPool:
     """One ``requests.Session`` per tool, so connections to a vendor are reused."""
 
-    def __init__(self, connect_timeout: float, read_timeout: float, pool_size: int) -> None:
+    def __init__(
+        self, connect_timeout: float, read_timeout: float, pool_size: int, retries: int = 0
+    ) -> None:
         self._timeout = (connect_timeout, read_timeout)
         self._pool_size = pool_size
+        self._retries = retries
         self._sessions: dict[str, requests.Session] = {}
         self._lock = threading.Lock()
 
@@ -153,12 +160,16 @@ class UpstreamPool:
                 if isinstance(exc, requests.Timeout)
                 else (502, "upstream-unreachable", "the tool could not be reached")
             )
-            raise UpstreamFailure(status, slug, detail, time.perf_counter() - started) from exc
+            retries = 0 if isinstance(exc, requests.ReadTimeout) else self._retries
+            elapsed = time.perf_counter() - started
+            raise UpstreamFailure(status, slug, detail, elapsed, retries) from exc
+        history = getattr(response.raw.retries, "history", ())
         return UpstreamResponse(
             status=response.status_code,
             headers=returned_response_headers(response.headers),
             body=content,
             elapsed=time.perf_counter() - started,
+            retries=len(history),
         )
 
     def _session(self, tool: str) -> requests.Session:
@@ -173,7 +184,19 @@ class UpstreamPool:
         session = requests.Session()
         session.trust_env = False  # no proxy variables or .netrc credentials from the host
         session.headers.clear()  # forward the app's headers, not requests' defaults
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self._pool_size, max_retries=0)
+        # Only failed connections are tried again: the request has not left, so even a
+        # POST cannot arrive twice. An answer, however bad, is never asked for again.
+        retry = Retry(
+            total=self._retries,
+            connect=self._retries,
+            read=False,  # a read error is raised as itself: the request was sent
+            status=0,
+            redirect=0,
+            other=0,
+            raise_on_redirect=False,
+            raise_on_status=False,
+        )
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self._pool_size, max_retries=retry)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         return session

@@ -15,7 +15,7 @@ import requests
 from sqlalchemy import func, select, text
 
 from gateway.audit import chain as chain_module
-from gateway.audit.chain import OUTCOME_FIELDS, RECORD_FIELDS, canonical
+from gateway.audit.chain import LATER_FIELDS, OUTCOME_FIELDS, RECORD_FIELDS, canonical
 from gateway.audit.export import record_as_dict, unknown_outcome_after
 from gateway.audit.links import record_values, rendered_records
 from gateway.audit.models import ExchangeRecord, ExchangeSubject
@@ -266,6 +266,7 @@ def test_postgresql_spells_each_row_as_the_chain_encodes_it(app):
     refused |= {"upstream_latency_ms": None, "bytes_out": None, "completed_at": utcnow()}
     completed = {"status": 200, "latency_ms": 0.000123, "upstream_status": 200, "error": None}
     completed |= {"upstream_latency_ms": 12.25, "bytes_out": 7, "completed_at": utcnow()}
+    completed |= {"retries": 1}  # a later field: spelled when set, left out when null
     try:
         writer.submit(NewRecord(awkward, ["k2", "k1"], ["k9"], refused)).result(timeout=10)
         opened = writer.submit(NewRecord({**awkward, "request_id": "r2"}, ["é"], [])).result(10)
@@ -290,6 +291,14 @@ def test_postgresql_spells_each_row_as_the_chain_encodes_it(app):
                 assert outcome.encode() == canonical(rows[seq], OUTCOME_FIELDS)
         assert sum(row[3] is not None for row in rendered) >= 2
         assert audit_verify(db.session).ok
+
+
+def test_a_null_later_field_leaves_older_hashes_as_they_were():
+    outcome = {"outcome_seq": 3, "seq": 7, "completed_at": utcnow(), "status": 200}
+    before_retries = [name for name in OUTCOME_FIELDS if name not in LATER_FIELDS]
+    old_encoding = chain_module._encode([outcome.get(name) for name in before_retries])
+    assert canonical({**outcome, "retries": None}, OUTCOME_FIELDS) == old_encoding.encode()
+    assert canonical({**outcome, "retries": 0}, OUTCOME_FIELDS).endswith(b",0]")
 
 
 def test_the_encoder_built_once_encodes_as_the_json_module():

@@ -74,7 +74,11 @@ OUTCOME_FIELDS = (
     "latency_ms",
     "upstream_latency_ms",
     "bytes_out",
+    "retries",
 )
+#: Fields added to the end of a chain's list after records were written with it: left
+#: out of the encoding while null, so that those records keep their hashes.
+LATER_FIELDS = frozenset({"retries"})
 
 
 def canonical(values: dict[str, Any], fields: tuple[str, ...]) -> bytes:
@@ -82,7 +86,7 @@ def canonical(values: dict[str, Any], fields: tuple[str, ...]) -> bytes:
 
     Latencies are rounded to microseconds where they are measured, so a float survives
     the trip through any database unchanged."""
-    return _encode([values.get(name) for name in fields]).encode()
+    return _encode(_covered(values, fields)).encode()
 
 
 def record_hash(previous: str, values: dict[str, Any]) -> str:
@@ -96,7 +100,14 @@ def outcome_hash(previous: str, record: str, values: dict[str, Any]) -> str:
 
 def encoded_after(values: dict[str, Any], fields: tuple[str, ...], count: int) -> bytes:
     """``canonical(values, fields)`` without its first ``count`` elements and the ``[``."""
-    return _encode([values.get(name) for name in fields[count:]]).encode()[1:]
+    return _encode(_covered(values, fields[count:])).encode()[1:]
+
+
+def _covered(values: dict[str, Any], fields: tuple[str, ...]) -> list:
+    covered = [values.get(name) for name in fields]
+    while covered and covered[-1] is None and fields[len(covered) - 1] in LATER_FIELDS:
+        covered.pop()
+    return covered
 
 
 def record_link(previous: str, seq: int, rest: bytes) -> str:

@@ -41,6 +41,7 @@ FIELDS = (
     "outcome",
     "status",
     "upstream_status",
+    "retries",
     "error",
     "latency_ms",
     "upstream_latency_ms",

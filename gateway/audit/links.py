@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection
 
 from gateway.audit.chain import (
     FROM_GENESIS,
+    LATER_FIELDS,
     OUTCOME_FIELDS,
     RECORD_FIELDS,
     ChainStart,
@@ -137,7 +138,9 @@ def rendered_records(connection: Connection, lo: int, hi: int) -> Iterable[tuple
         "dropped_subject_keys": func.coalesce(grouped.c.dropped, _sql("[]")),
     }
     text = _bracketed(func.concat_ws(_sql(","), *_spelled(RECORD_FIELDS, parts)))
-    outcome = _bracketed(func.concat_ws(_sql(","), *_spelled(OUTCOME_FIELDS, {})))
+    # A later field, null in older rows, is left out (as concat_ws leaves out NULL).
+    later = {name: cast(table.c[name], Text) for name in LATER_FIELDS}
+    outcome = _bracketed(func.concat_ws(_sql(","), *_spelled(OUTCOME_FIELDS, later)))
     statement = (
         select(seq, table.c.record_hash, text, table.c.outcome_seq, table.c.outcome_hash, outcome)
         .select_from(_exchanges.outerjoin(grouped, grouped.c.exchange_seq == seq))

@@ -62,6 +62,7 @@ class Result:
     upstream_latency_ms: float | None = None
     bytes_out: int | None = None
     error: str | None = None
+    retries: int | None = None
 
 
 class ExchangeLog:

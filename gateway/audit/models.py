@@ -52,6 +52,8 @@ class ExchangeRecord(Base):
     upstream_latency_ms: Mapped[float | None]
     bytes_in: Mapped[int] = mapped_column(Integer, default=0)
     bytes_out: Mapped[int | None] = mapped_column(Integer)
+    #: Connection attempts repeated before the vendor answered (nothing had been sent).
+    retries: Mapped[int | None] = mapped_column(Integer)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: The record chain: SHA-256 of the previous record_hash and this record's fields.
     record_hash: Mapped[str] = mapped_column(String(64))

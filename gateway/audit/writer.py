@@ -230,14 +230,13 @@ INSERT INTO exchange_subjects
 SELECT * FROM json_populate_recordset(NULL::exchange_subjects, %s::json)
 """
 _PENDING = "SELECT seq, record_hash FROM exchanges WHERE seq = ANY(%s) AND outcome_seq IS NULL"
-_COMPLETE_JSON = """
-UPDATE exchanges SET status = c.status, upstream_status = c.upstream_status,
-    error = c.error, latency_ms = c.latency_ms, upstream_latency_ms = c.upstream_latency_ms,
-    bytes_out = c.bytes_out, completed_at = c.completed_at, outcome = c.outcome,
-    outcome_seq = c.outcome_seq, outcome_hash = c.outcome_hash
-FROM json_populate_recordset(NULL::exchanges, %s::json) AS c
-WHERE exchanges.seq = c.seq AND exchanges.outcome_seq IS NULL
-"""
+_COMPLETED = (*_OUTCOME_VALUES, "outcome", "outcome_seq", "outcome_hash")
+_SET_COMPLETED = ", ".join(f"{name} = c.{name}" for name in _COMPLETED)
+_COMPLETE_JSON = (
+    f"UPDATE exchanges SET {_SET_COMPLETED} "  # noqa: S608 - our own column names
+    "FROM json_populate_recordset(NULL::exchanges, %s::json) AS c "
+    "WHERE exchanges.seq = c.seq AND exchanges.outcome_seq IS NULL"
+)
 
 
 @dataclass

@@ -68,6 +68,7 @@ class ProxyServices:
                 config.upstream_connect_timeout,
                 config.upstream_read_timeout,
                 config.upstream_pool_size,
+                config.upstream_retries,
             ),
             vendor_tokens=VendorTokens(
                 (config.upstream_connect_timeout, config.upstream_read_timeout)
@@ -272,6 +273,7 @@ def _forward(services: ProxyServices, draft: ExchangeDraft, plan: Plan, started:
                 latency_ms=_ms_since(started),
                 upstream_latency_ms=round(failure.elapsed * 1000, 3),
                 error=failure.slug,
+                retries=failure.retries,
             ),
         )
         _observe(services, draft, verdict, failure.status, started, failure.elapsed)
@@ -286,6 +288,7 @@ def _forward(services: ProxyServices, draft: ExchangeDraft, plan: Plan, started:
             upstream_status=answer.status,
             upstream_latency_ms=round(answer.elapsed * 1000, 3),
             bytes_out=len(answer.body),
+            retries=answer.retries,
         ),
     )
     _observe(services, draft, verdict, answer.status, started, answer.elapsed)

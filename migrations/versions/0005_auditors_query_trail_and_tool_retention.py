@@ -7,7 +7,9 @@ Create Date: 2026-12-01 18:48:45.381025
 Every search, report and export of the exchange log is recorded in audit_queries; each
 retention prune leaves a signed anchor in audit_retention_anchors. Tools
 gain what the record of processing (Art. 30) needs beyond what they had: the data
-subjects they hold and how long the vendor keeps the data.
+subjects they hold and how long the vendor keeps the data. Exchanges gain how often the
+connection to the vendor was tried again (null in older records, which keep their hashes:
+the outcome chain leaves a null later field out of its encoding).
 """
 from alembic import op
 import sqlalchemy as sa
@@ -43,6 +45,8 @@ def upgrade() -> None:
     sa.Column('document', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_retention_anchors'))
     )
+    with op.batch_alter_table('exchanges', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('retries', sa.Integer(), nullable=True))
     with op.batch_alter_table('tools', schema=None) as batch_op:
         batch_op.add_column(
             sa.Column('data_subjects', sa.JSON(), nullable=False, server_default='[]')
@@ -52,6 +56,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('exchanges', schema=None) as batch_op:
+        batch_op.drop_column('retries')
     with op.batch_alter_table('tools', schema=None) as batch_op:
         batch_op.drop_column('retention')
         batch_op.drop_column('data_subjects')

@@ -25,11 +25,18 @@ from gateway.audit.person import person_report
 from gateway.audit.processing import processing_record
 from gateway.audit.queries import cli_actor, recent_queries, record_query
 from gateway.audit.retention import latest_anchor, prune
-from gateway.audit.search import FILTER_NAMES, ExchangeFilter, FilterError, iter_matching
+from gateway.audit.search import (
+    FILTER_NAMES,
+    ExchangeFilter,
+    FilterError,
+    iter_matching,
+    person_key,
+)
 from gateway.audit.signing import known_public_key
 from gateway.audit.verify import verify
 from gateway.audit.withdrawals import check_withdrawals
 from gateway.audit.writer import chain_heads
+from gateway.config import config_of
 from gateway.db import db, utcnow
 from gateway.vault import vault_of
 from policies.consent_import import IDENTIFIER_KINDS
@@ -77,7 +84,7 @@ def filter_options(command):
 @click.option("--json", "as_json", is_flag=True, help="JSON lines, one record a line.")
 def audit_search(where: ExchangeFilter, limit: int | None, as_json: bool) -> None:
     """Print the exchange records that match the filters, in sequence order."""
-    cutoff = unknown_outcome_cutoff(_config())
+    cutoff = unknown_outcome_cutoff(config_of(current_app))
     shown = 0
     for record in iter_matching(db.session, where):
         if limit is not None and shown >= limit:
@@ -124,7 +131,7 @@ def audit_export(
     file_format = "jsonl" if as_json else file_format
     manifest_path = manifest_path or (output and output.with_name(output.name + ".manifest.json"))
     through_seq = chain_heads(db.session)[0][0]
-    digest = ExportDigest(file_format, unknown_outcome_cutoff(_config()))
+    digest = ExportDigest(file_format, unknown_outcome_cutoff(config_of(current_app)))
     stream = output.open("wb") if output else sys.stdout.buffer
     try:
         for chunk in digest.chunks(iter_matching(db.session, where, through_seq)):
@@ -190,7 +197,7 @@ def audit_person(email: str | None, phone: str | None, external_id: str | None, 
     (GDPR Art. 15(1)(c))."""
     given = {"email": email, "phone": phone, "external_id": external_id}
     try:
-        key = ExchangeFilter.from_params(given, _pepper()).subject_key
+        key = person_key(given, _pepper())
     except FilterError as exc:
         raise click.UsageError(str(exc)) from exc
     if key is None:
@@ -373,7 +380,7 @@ def audit_prune(older_than: str | None, yes: bool) -> None:
 
     The cut is signed first (a retention anchor), and `audit verify` starts from it.
     """
-    retention_days = _config().audit_retention_days
+    retention_days = config_of(current_app).audit_retention_days
     if older_than is None and retention_days is None:
         raise click.UsageError("give --older-than, or set GATEHOUSE_AUDIT_RETENTION_DAYS")
     span = duration(older_than, "--older-than") if older_than else timedelta(days=retention_days)
@@ -404,9 +411,5 @@ def duration(text: str, option: str) -> timedelta:
     return timedelta(**{units[text[-1]]: int(text[:-1])})
 
 
-def _config():
-    return current_app.extensions["gatehouse.config"]
-
-
 def _pepper() -> bytes:
-    return _config().subject_pepper.encode()
+    return config_of(current_app).pepper

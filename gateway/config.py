@@ -83,8 +83,18 @@ class Config:
             audit_retention_days=env.integer("AUDIT_RETENTION_DAYS", 0, low=0) or None,
         )
 
+    @property
+    def pepper(self) -> bytes:
+        """The key of the subjects' keyed hashes, as ``policies.subjects`` takes it."""
+        return self.subject_pepper.encode()
+
     def with_overrides(self, **changes) -> Config:
         return replace(self, **changes)
+
+
+def config_of(app) -> Config:
+    """The configuration a Flask app was created with."""
+    return app.extensions["gatehouse.config"]
 
 
 def connector_folders_from_env(environ: dict[str, str] | None = None) -> tuple[Path, ...]:

@@ -16,6 +16,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from gateway.config import config_of
 from gateway.db import db
 from policies.consent import ConsentImport, record_consents
 from policies.consent_import import parse_row, read_rows
@@ -46,7 +47,7 @@ def consent_import(file: Path, file_format: str | None, batch_size: int) -> None
     skip = progress.lines_done or 0
     if skip:
         click.echo(f"resuming after line {skip}", err=True)
-    pepper = current_app.extensions["gatehouse.config"].subject_pepper.encode()
+    pepper = config_of(current_app).pepper
     recorded = bad = 0
     with (
         file.open(newline="") as stream,

@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from connectors.sandbox import sandbox_environment
+from gateway.config import config_of
 from gateway.db import db, utcnow
 from gateway.declarative import apply_document
 from gateway.migrate import upgrade
@@ -63,7 +64,7 @@ def _seed(sandbox_url: str) -> tuple[tuple[str, str], tuple[str, str]]:
     report = apply_document(db.session, document, vault_of(current_app))
     for change in report.changes:
         click.echo(f"demo: {change}")
-    _seed_consents(current_app.extensions["gatehouse.config"].subject_pepper.encode())
+    _seed_consents(config_of(current_app).pepper)
     credentials = tuple(_fresh_credentials(name) for name in (DEMO_CLIENT, DEMO_AUDITOR))
     db.session.commit()
     return credentials

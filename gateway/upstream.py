@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError
 from urllib3.util import Retry
 
 HOP_BY_HOP = frozenset(
@@ -160,7 +161,11 @@ class UpstreamPool:
                 if isinstance(exc, requests.Timeout)
                 else (502, "upstream-unreachable", "the tool could not be reached")
             )
-            retries = 0 if isinstance(exc, requests.ReadTimeout) else self._retries
+            # A MaxRetryError: every connection attempt was used up. Any other failure came
+            # after a connection was made, and urllib3 does not say how many tries that
+            # took (rarely more than one), so it counts as none.
+            cause = exc.args[0] if exc.args else None
+            retries = self._retries if isinstance(cause, MaxRetryError) else 0
             elapsed = time.perf_counter() - started
             raise UpstreamFailure(status, slug, detail, elapsed, retries) from exc
         history = getattr(response.raw.retries, "history", ())

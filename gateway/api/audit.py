@@ -30,6 +30,7 @@ from gateway.audit.queries import AuditQuery, api_actor, recent_queries, record_
 from gateway.audit.search import ExchangeFilter, FilterError, iter_matching, person_key, search
 from gateway.audit.withdrawals import check_withdrawals
 from gateway.audit.writer import chain_heads
+from gateway.config import config_of
 from gateway.db import db, utcnow
 from gateway.errors import Problem, problem_response
 from gateway.vault import vault_of
@@ -46,7 +47,7 @@ def search_exchanges():
     page = search(db.session, where, _integer("limit", 100), request.args.get("cursor"))
     _record("search", where.described(), len(page.records))
     db.session.commit()
-    cutoff = unknown_outcome_cutoff(_config())
+    cutoff = unknown_outcome_cutoff(config_of(current_app))
     return jsonify(
         items=[record_as_dict(record, cutoff) for record in page.records],
         next_cursor=page.next_cursor,
@@ -63,7 +64,7 @@ def export_exchanges():
     filters = where.described()
     query_id = _record("export", {**filters, "format": file_format}).id
     db.session.commit()
-    digest = ExportDigest(file_format, unknown_outcome_cutoff(_config()))
+    digest = ExportDigest(file_format, unknown_outcome_cutoff(config_of(current_app)))
     session, vault = db.session, vault_of(current_app)
 
     def stream():
@@ -161,12 +162,8 @@ def _invalid(detail: str) -> Problem:
     return Problem(400, "invalid-query", "Invalid query", detail)
 
 
-def _config():
-    return current_app.extensions["gatehouse.config"]
-
-
 def _pepper() -> bytes:
-    return _config().subject_pepper.encode()
+    return config_of(current_app).pepper
 
 
 def _unreadable_query(exc: FilterError) -> Response:

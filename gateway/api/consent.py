@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import select
 
 from gateway.api.auth import require_scope
+from gateway.config import config_of
 from gateway.db import db, utcnow
 from gateway.errors import Problem
 from policies.consent import ConsentState, record_consents
@@ -87,7 +88,7 @@ def read_states():
 
 
 def _pepper() -> bytes:
-    return current_app.extensions["gatehouse.config"].subject_pepper.encode()
+    return config_of(current_app).pepper
 
 
 def register(bp: Blueprint) -> None:

@@ -54,9 +54,7 @@ def check_range(connection: Connection, lo: int, hi: int, start: ChainStart = FR
     missing, next present)); for the outcomes, (how many, the last outcome_seq, broken
     links as (outcome_seq, seq), gaps as (first missing, next present, its seq)).
     ``start``: where the chains begin (see ``ChainStart``)."""
-    previous_seq, previous = _before(
-        connection, _exchanges.c.seq, _exchanges.c.record_hash, lo, start[:2]
-    )
+    previous_seq, previous = record_before(connection, lo, start)
     count, suspects, gaps, outcomes = 0, [], [], []
     sha256 = hashlib.sha256
     for seq, stored, text, number, outcome, outcome_text in rendered_records(connection, lo, hi):
@@ -92,6 +90,11 @@ def _check_outcomes(connection: Connection, outcomes: list[tuple], start: ChainS
         before = (number, stored or "")
     last = outcomes[-1][0] if outcomes else None
     return len(outcomes), last, _broken_outcomes(connection, suspects), gaps
+
+
+def record_before(connection: Connection, lo: int, start: ChainStart) -> tuple[int, str]:
+    """``(seq, record_hash)`` of the record before ``lo``, else where the chain begins."""
+    return _before(connection, _exchanges.c.seq, _exchanges.c.record_hash, lo, start[:2])
 
 
 def _before(

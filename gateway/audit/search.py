@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime, time
 
 from sqlalchemy import Select, Text, cast, or_, select
@@ -22,18 +22,6 @@ from policies.subjects import subject_key
 
 DECISIONS = ("allow", "redact", "deny")
 MAX_PAGE = 1000
-#: The query parameters (and CLI options) a search takes, besides the person.
-FILTER_NAMES = (
-    "since",
-    "until",
-    "tool",
-    "department",
-    "client",
-    "decision",
-    "rule",
-    "purpose",
-    "category",
-)
 
 
 class FilterError(ValueError):
@@ -104,6 +92,10 @@ class ExchangeFilter:
             )
             query = query.where(record.seq.in_(named))
         return query
+
+
+#: The query parameters (and CLI options) a search takes, besides the person.
+FILTER_NAMES = tuple(f.name for f in fields(ExchangeFilter) if f.name != "subject_key")
 
 
 def person_key(params: Mapping[str, str | None], pepper: bytes) -> str | None:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from gateway.audit.chain import FROM_GENESIS, ChainStart, record_hash
 from gateway.audit.checkpoints import Checkpoint
-from gateway.audit.links import check_range, record_values
+from gateway.audit.links import check_range, record_before, record_values
 from gateway.audit.models import ExchangeRecord, ExchangeSubject
 
 #: Sequence numbers per range checked as one task. Measured on 1,000,000 bench records
@@ -149,7 +149,7 @@ def _merge_records(session: Session, report: Report, results, on_progress, start
         last = last_seq or last
         on_progress(report.records)
     report.valid_records = report.records - len(failures)
-    found, adjustment = _walk_failures(session, failures, start.record_hash)
+    found, adjustment = _walk_failures(session, failures, start)
     report.valid_records += adjustment
     ranked += [(finding.seq, 1, finding) for finding in found]
     ranked.sort(key=lambda item: item[:2])
@@ -176,22 +176,15 @@ def _merge_outcomes(report: Report, results) -> int:
 
 
 def _walk_failures(
-    session: Session, failures: list[int], first_previous: str
+    session: Session, failures: list[int], chain_start: ChainStart
 ) -> tuple[list[Finding], int]:
     """Walks the chain in order from each failing link until it is back on the stored
     hashes, telling swaps from alterations. Returns the findings, and how many more (or
     fewer) records are valid than the links alone say."""
     findings, adjustment, failed, position = [], 0, set(failures), 0
-    table = ExchangeRecord.__table__
     while position < len(failures):
         start = failures[position]
-        previous = session.scalar(
-            select(table.c.record_hash)
-            .where(table.c.seq < start)
-            .order_by(table.c.seq.desc())
-            .limit(1)
-        )
-        previous = first_previous if previous is None else previous
+        previous = record_before(session.connection(), start, chain_start)[1]
         window, true_hashes, index = _Window(session, start), {}, 0
         while window.has(index + 1):
             row = window.rows[index]

@@ -196,7 +196,11 @@ class AuditWriter:
 
 def chain_heads(executor: Connection | Session) -> tuple[tuple[int, str], tuple[int, str]]:
     """The last ``(seq, hash)`` of the record chain and of the outcome chain."""
-    row = executor.execute(_HEADS).one()
+    return _heads(executor.execute(_HEADS).one())
+
+
+def _heads(row) -> tuple[tuple[int, str], tuple[int, str]]:
+    """A row of ``_HEADS`` as the heads of both chains (an empty chain: 0 and GENESIS)."""
     return (row[0] or 0, row[1] or GENESIS), (row[2] or 0, row[3] or GENESIS)
 
 
@@ -286,8 +290,7 @@ class _ChainExtension:
 
     def __init__(self, heads, tables: _PostgresqlTables | _SqlTables) -> None:
         self._tables = tables
-        self._seq, self._hash = heads[0] or 0, heads[1] or GENESIS
-        self._outcome_seq, self._outcome_hash = heads[2] or 0, heads[3] or GENESIS
+        (self._seq, self._hash), (self._outcome_seq, self._outcome_hash) = _heads(heads)
 
     def write(self, batch: list[_Prepared]) -> list[int]:
         rows, subjects, completions, results = [], [], [], []

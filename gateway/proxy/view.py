@@ -73,7 +73,7 @@ class ProxyServices:
             vendor_tokens=VendorTokens(
                 (config.upstream_connect_timeout, config.upstream_read_timeout)
             ),
-            pepper=config.subject_pepper.encode(),
+            pepper=config.pepper,
         )
 
 

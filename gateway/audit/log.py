@@ -9,12 +9,10 @@ refuses the write the caller gets :class:`AuditUnavailable` and must not forward
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from gateway.audit.writer import AuditWriter, Completion, NewRecord
+from gateway.audit.writer import AuditWriter, Completion, NewRecord, Receipt
 from gateway.db import utcnow
 from policies.decision import Decision
 
@@ -88,10 +86,10 @@ class ExchangeLog:
             logger.exception("could not record the outcome of exchange %s", seq)
 
     @staticmethod
-    def _wait(future: Future) -> int:
+    def _wait(receipt: Receipt) -> int:
         try:
-            return future.result(timeout=COMMIT_TIMEOUT_SECONDS)
-        except (FutureTimeout, Exception) as exc:
+            return receipt.result(timeout=COMMIT_TIMEOUT_SECONDS)
+        except Exception as exc:  # TimeoutError included
             raise AuditUnavailable from exc
 
 

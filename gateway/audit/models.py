@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String
+from sqlalchemy import JSON, BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import Base, BigIntKey, UTCDateTime, enum_by_value
@@ -71,9 +71,9 @@ class ExchangeSubject(Base):
 
     __tablename__ = "exchange_subjects"
 
-    exchange_seq: Mapped[int] = mapped_column(
-        BigIntKey, ForeignKey("exchanges.seq", ondelete="CASCADE"), primary_key=True
-    )
+    #: The exchange's seq. No foreign key: the writer inserts both in one statement,
+    #: and the record hash covers the subject keys (migration 0006 says why).
+    exchange_seq: Mapped[int] = mapped_column(BigIntKey, primary_key=True)
     subject_key: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     #: True when policy removed this person from the batch: their data was not sent.
     dropped: Mapped[bool] = mapped_column(default=False)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
+from gateway.audit.checkpoints import create_checkpoint
 from gateway.audit.log import ExchangeDraft, Result
 from gateway.audit.models import ExchangeRecord
+from gateway.audit.queries import record_query
 from gateway.audit.retention import clean_cut, latest_anchor, prune
 from gateway.audit.verify import verify as verify_log
 from gateway.db import db, utcnow
@@ -71,3 +74,29 @@ def test_the_cut_never_splits_interleaved_completions(app):
         assert (everything.through_seq, everything.through_outcome_seq) == (third, 3)
         kept = db.session.scalars(select(ExchangeRecord.seq).order_by(ExchangeRecord.seq))
         assert kept.all() == [1, 2, 3]
+
+
+def test_the_trail_checkpoints_and_anchors_are_append_only_in_postgresql(logged):  # noqa: F811
+    prune_before(logged, 4)  # leaves an anchor
+    with logged.app_context():
+        if db.session.connection().dialect.name != "postgresql":
+            pytest.skip("enforced by a PostgreSQL trigger")
+        create_checkpoint(db.session, vault_of(logged))
+        record_query(db.session, "cli:tester", "search", {"tool": "mailchimp"}, 3)
+        export = record_query(db.session, "cli:tester", "export", {"format": "csv"})
+        db.session.commit()
+        export.manifest, export.result_count = "{}", 3  # added once, when the export ends
+        db.session.commit()
+        for statement in (
+            "UPDATE audit_queries SET actor = 'someone else'",
+            "UPDATE audit_queries SET result_count = 0",
+            "UPDATE audit_queries SET manifest = 'x' WHERE manifest IS NOT NULL",
+            "DELETE FROM audit_queries",
+            "UPDATE audit_checkpoints SET document = '{}'",
+            "DELETE FROM audit_checkpoints",
+            "UPDATE audit_retention_anchors SET records_deleted = 0",
+            "DELETE FROM audit_retention_anchors",
+        ):
+            with pytest.raises(Exception, match="append-only"):
+                db.session.execute(text(statement))
+            db.session.rollback()

@@ -6,6 +6,8 @@ thread is shared across processes.
 
 from __future__ import annotations
 
+import gc
+
 from gunicorn.app.base import BaseApplication
 
 from gateway.app import create_app
@@ -21,7 +23,18 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(name, value)
 
     def load(self):
-        return create_app()
+        app = create_app()
+        freeze_what_lives()
+        return app
+
+
+def freeze_what_lives() -> None:
+    """Moves every object alive now (once the app is built: modules, models, policies,
+    ~100k objects) out of the garbage collector's sight. A full collection walks every
+    tracked object; walking those took ~35 ms, a stall of whichever request set it off.
+    Garbage is collected first; what is frozen lives as long as the process anyway."""
+    gc.collect()
+    gc.freeze()
 
 
 def serve_with_gunicorn(host: str, port: int, workers: int, threads: int) -> None:

@@ -107,6 +107,7 @@ def appends_per_second(writer: AuditWriter, writers: int, per_writer: int) -> fl
     """``writers`` threads of this process, each waiting for every one of its records."""
     started = threading.Event()
     threads = _request_threads(writer, writers, per_writer, started)
+    freeze_what_lives()  # as a serve worker does; a server holds no pile of records
     began = time.perf_counter()
     started.set()
     for thread in threads:
@@ -162,6 +163,7 @@ def _appending_process(url: str, writers: int, per_writer: int, ready, go) -> No
     writer.submit(record(0)).result(timeout=60)  # connected, writer thread running
     started = threading.Event()
     threads = _request_threads(writer, writers, per_writer, started)
+    freeze_what_lives()  # as a serve worker does; a server holds no pile of records
     ready.wait(timeout=120)
     go.wait(timeout=120)
     started.set()

@@ -155,14 +155,19 @@ def test_the_log_is_append_only_in_postgresql(logged):
     with logged.app_context():
         if db.session.connection().dialect.name != "postgresql":
             pytest.skip("enforced by a PostgreSQL trigger")
-        for statement in (
+        assert_refused_as_append_only(
             "UPDATE exchanges SET path = 'x' WHERE seq = 1",
             "DELETE FROM exchanges WHERE seq = 1",
             "UPDATE exchange_subjects SET dropped = true",
-        ):
-            with pytest.raises(Exception, match="append-only"):
-                db.session.execute(text(statement))
-            db.session.rollback()
+        )
+
+
+def assert_refused_as_append_only(*statements: str) -> None:
+    """Each statement, run on its own in the app's session, is refused by a trigger."""
+    for statement in statements:
+        with pytest.raises(Exception, match="append-only"):
+            db.session.execute(text(statement))
+        db.session.rollback()
 
 
 def test_a_crash_mid_call_leaves_an_outcome_unknown_record(app, upstream, cli, cli_env):

@@ -35,7 +35,6 @@ from gateway.audit.search import (
 from gateway.audit.signing import known_public_key
 from gateway.audit.verify import verify
 from gateway.audit.withdrawals import check_withdrawals
-from gateway.audit.writer import chain_heads
 from gateway.config import config_of
 from gateway.db import db, utcnow
 from gateway.vault import vault_of
@@ -130,21 +129,25 @@ def audit_export(
     """
     file_format = "jsonl" if as_json else file_format
     manifest_path = manifest_path or (output and output.with_name(output.name + ".manifest.json"))
-    through_seq = chain_heads(db.session)[0][0]
-    digest = ExportDigest(file_format, unknown_outcome_cutoff(config_of(current_app)))
+    digest = ExportDigest(
+        db.session, where, file_format, unknown_outcome_cutoff(config_of(current_app))
+    )
     stream = output.open("wb") if output else sys.stdout.buffer
     try:
-        for chunk in digest.chunks(iter_matching(db.session, where, through_seq)):
+        for chunk in digest.chunks():
             stream.write(chunk)
     finally:
         if output:
             stream.close()
         else:
             stream.flush()
-    filters = where.described()
-    manifest = digest.manifest(db.session, vault_of(current_app), filters, through_seq)
+    manifest = digest.manifest(vault_of(current_app))
     query = record_query(
-        db.session, cli_actor(), "export", {**filters, "format": file_format}, digest.count
+        db.session,
+        cli_actor(),
+        "export",
+        {**where.described(), "format": file_format},
+        digest.count,
     )
     query.manifest = manifest.to_json()
     db.session.commit()

@@ -27,9 +27,8 @@ from gateway.audit.manifest import ExportDigest
 from gateway.audit.person import person_report
 from gateway.audit.processing import processing_record
 from gateway.audit.queries import AuditQuery, api_actor, recent_queries, record_query
-from gateway.audit.search import ExchangeFilter, FilterError, iter_matching, person_key, search
+from gateway.audit.search import ExchangeFilter, FilterError, person_key, search
 from gateway.audit.withdrawals import check_withdrawals
-from gateway.audit.writer import chain_heads
 from gateway.config import config_of
 from gateway.db import db, utcnow
 from gateway.errors import Problem, problem_response
@@ -60,16 +59,16 @@ def export_exchanges():
     file_format = request.args.get("format", "jsonl")
     if file_format not in FORMATS:
         raise _invalid(f"format must be one of {', '.join(FORMATS)}")
-    through_seq = chain_heads(db.session)[0][0]
-    filters = where.described()
-    query_id = _record("export", {**filters, "format": file_format}).id
+    digest = ExportDigest(
+        db.session, where, file_format, unknown_outcome_cutoff(config_of(current_app))
+    )
+    query_id = _record("export", {**where.described(), "format": file_format}).id
     db.session.commit()
-    digest = ExportDigest(file_format, unknown_outcome_cutoff(config_of(current_app)))
     session, vault = db.session, vault_of(current_app)
 
     def stream():
-        yield from digest.chunks(iter_matching(session, where, through_seq))
-        manifest = digest.manifest(session, vault, filters, through_seq)
+        yield from digest.chunks()
+        manifest = digest.manifest(vault)
         session.execute(
             update(AuditQuery)
             .where(AuditQuery.id == query_id)

@@ -9,15 +9,16 @@ the public key the manifest carries (``gatehouse audit verify-export``).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from gateway.audit.export import RecordEncoder, record_as_dict
-from gateway.audit.models import ExchangeRecord
+from gateway.audit.search import ExchangeFilter, iter_matching
 from gateway.audit.signing import SignedDocument
+from gateway.audit.writer import chain_heads
 from gateway.db import utcnow
 from gateway.vault import Vault
 
@@ -39,9 +40,14 @@ class ExportManifest(SignedDocument):
 
 
 class ExportDigest:
-    """Encodes records into file bytes while counting and hashing what was produced."""
+    """The records matching a filter, up to the head of the log when it is created,
+    encoded into file bytes while counting and hashing what was produced."""
 
-    def __init__(self, file_format: str, unknown_after: datetime) -> None:
+    def __init__(
+        self, session: Session, where: ExchangeFilter, file_format: str, unknown_after: datetime
+    ) -> None:
+        self.session, self.where = session, where
+        self.through_seq = chain_heads(session)[0][0]
         self.encoder = RecordEncoder(file_format)
         self.unknown_after = unknown_after
         self.count = 0
@@ -49,9 +55,9 @@ class ExportDigest:
         self.last_seq: int | None = None
         self._sha256 = hashlib.sha256()
 
-    def chunks(self, records: Iterable[ExchangeRecord], per_chunk: int = 500) -> Iterator[bytes]:
+    def chunks(self, per_chunk: int = 500) -> Iterator[bytes]:
         pending = [self.encoder.header()]
-        for record in records:
+        for record in iter_matching(self.session, self.where, self.through_seq):
             pending.append(self.encoder.line(record_as_dict(record, self.unknown_after)))
             self.count += 1
             self.first_seq = self.first_seq or record.seq
@@ -67,21 +73,19 @@ class ExportDigest:
         self._sha256.update(chunk)
         return chunk
 
-    def manifest(
-        self, session: Session, vault: Vault, filters: dict, through_seq: int
-    ) -> ExportManifest:
+    def manifest(self, vault: Vault) -> ExportManifest:
         """The signed manifest of everything produced so far."""
         manifest = ExportManifest(
             format=self.encoder.format,
-            filters=filters,
+            filters=self.where.described(),
             count=self.count,
             first_seq=self.first_seq,
             last_seq=self.last_seq,
-            through_seq=through_seq,
+            through_seq=self.through_seq,
             sha256=self._sha256.hexdigest(),
             created_at=utcnow().isoformat(),
         )
-        return manifest.signed(session, vault)
+        return manifest.signed(self.session, vault)
 
 
 def file_sha256(path) -> str:

@@ -10,6 +10,10 @@
      the writers of all processes take turns through the chain's advisory lock. A
      batch holds what one process has queued, so it is the concurrency per process that
      fills batches (4 x 8 threads give about half of 4 x 32).
+   Each line also says how much CPU time the whole machine (PostgreSQL included) spent
+   per record, which tells a slower machine from slower code, and how the writers used
+   the chain lock: entries per batch and time held per batch, whose ratio bounds the
+   throughput of every instance together however many CPUs they have.
 2. Verification: the log is filled to --records records (each with an outcome and two
    subjects), then `gateway.audit.verify` checks both chains end to end.
 3. The person report (GDPR Art. 15) on the same log, for people who recur: one of each
@@ -35,7 +39,9 @@ import statistics
 import threading
 import time
 import uuid
+from typing import NamedTuple
 
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -103,16 +109,85 @@ def open_log(url: str, fresh: bool) -> Engine:
     return engine
 
 
-def appends_per_second(writer: AuditWriter, writers: int, per_writer: int) -> float:
+class LockUse(NamedTuple):
+    """What this process's writer did with the chain lock (from its metrics)."""
+
+    batches: float = 0
+    entries: float = 0
+    held: float = 0
+
+    @classmethod
+    def so_far(cls) -> LockUse:
+        sample = REGISTRY.get_sample_value
+        return cls(
+            sample("gatehouse_audit_batch_entries_count") or 0,
+            sample("gatehouse_audit_batch_entries_sum") or 0,
+            sample("gatehouse_audit_chain_lock_held_seconds_sum") or 0,
+        )
+
+    def __add__(self, other: LockUse) -> LockUse:
+        return LockUse(*(mine + theirs for mine, theirs in zip(self, other, strict=True)))
+
+    def __sub__(self, other: LockUse) -> LockUse:
+        return LockUse(*(mine - theirs for mine, theirs in zip(self, other, strict=True)))
+
+    def __str__(self) -> str:
+        if not self.batches:
+            return "no batches"
+        return (
+            f"{self.entries / self.batches:.1f} per batch, lock held "
+            f"{self.held / self.batches * 1000:.2f} ms per batch"
+        )
+
+
+class Measured(NamedTuple):
+    """Records per second, the machine's CPU time per record, the writers' lock use."""
+
+    rate: float
+    cpu_us: float | None
+    lock: LockUse
+
+    def __str__(self) -> str:
+        cpu = f"{self.cpu_us:,.0f} us CPU/record" if self.cpu_us is not None else "CPU not read"
+        return f"{self.rate:9,.0f} records/s   ({cpu}; {self.lock})"
+
+
+def busy_cpu_seconds() -> float | None:
+    """CPU time the whole machine has spent busy (every process, PostgreSQL's too), or
+    None where /proc/stat is not there. Per record, it tells machines apart that differ
+    in speed: records/s alone moved by 2x between machines of the same kind."""
+    try:
+        with open("/proc/stat") as stat:
+            ticks = [int(value) for value in stat.readline().split()[1:]]
+    except OSError:
+        return None
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(run, records: int) -> Measured:
+    """Times ``run()`` (which returns when it has started timing) over ``records``."""
+    cpu, lock = busy_cpu_seconds(), LockUse.so_far()
+    seconds, lock_elsewhere = run()
+    spent = busy_cpu_seconds()
+    cpu_us = (spent - cpu) / records * 1e6 if cpu is not None else None
+    return Measured(records / seconds, cpu_us, LockUse.so_far() - lock + lock_elsewhere)
+
+
+def appends_in_threads(writer: AuditWriter, writers: int, per_writer: int) -> Measured:
     """``writers`` threads of this process, each waiting for every one of its records."""
     started = threading.Event()
     threads = _request_threads(writer, writers, per_writer, started)
     freeze_what_lives()  # as a serve worker does; a server holds no pile of records
-    began = time.perf_counter()
-    started.set()
-    for thread in threads:
-        thread.join()
-    return writers * per_writer / (time.perf_counter() - began)
+
+    def run():
+        began = time.perf_counter()
+        started.set()
+        for thread in threads:
+            thread.join()
+        return time.perf_counter() - began, LockUse()
+
+    return measured(run, writers * per_writer)
 
 
 def _request_threads(writer, writers: int, per_writer: int, started: threading.Event):
@@ -137,27 +212,32 @@ def _request_threads(writer, writers: int, per_writer: int, started: threading.E
     return threads
 
 
-def appends_per_second_in_processes(url: str, processes: int, writers: int, per_writer: int):
+def appends_in_processes(url: str, processes: int, writers: int, per_writer: int) -> Measured:
     """``processes`` processes of ``writers`` threads, each process with its own writer."""
     context = multiprocessing.get_context("spawn")
-    ready, go = context.Barrier(processes + 1), context.Event()
+    ready, go, used = context.Barrier(processes + 1), context.Event(), context.Queue()
     children = [
-        context.Process(target=_appending_process, args=(url, writers, per_writer, ready, go))
+        context.Process(target=_appending_process, args=(url, writers, per_writer, ready, go, used))
         for _ in range(processes)
     ]
     for child in children:
         child.start()
     ready.wait(timeout=120)  # every process has its engine, writer and threads
-    began = time.perf_counter()
-    go.set()
-    for child in children:
-        child.join()
-    if any(child.exitcode for child in children):
-        raise RuntimeError("an appending process failed")
-    return processes * writers * per_writer / (time.perf_counter() - began)
+
+    def run():
+        began = time.perf_counter()
+        go.set()
+        lock = sum((LockUse(*used.get(timeout=600)) for _ in children), LockUse())
+        for child in children:
+            child.join()
+        if any(child.exitcode for child in children):
+            raise RuntimeError("an appending process failed")
+        return time.perf_counter() - began, lock
+
+    return measured(run, processes * writers * per_writer)
 
 
-def _appending_process(url: str, writers: int, per_writer: int, ready, go) -> None:
+def _appending_process(url: str, writers: int, per_writer: int, ready, go, used) -> None:
     engine = make_engine(url, pool_size=2)
     writer = AuditWriter(engine)
     writer.submit(record(0)).result(timeout=60)  # connected, writer thread running
@@ -166,26 +246,26 @@ def _appending_process(url: str, writers: int, per_writer: int, ready, go) -> No
     freeze_what_lives()  # as a serve worker does; a server holds no pile of records
     ready.wait(timeout=120)
     go.wait(timeout=120)
+    before = LockUse.so_far()
     started.set()
     for thread in threads:
         thread.join()
+    used.put(tuple(LockUse.so_far() - before))
     writer.close()
 
 
 def measure_appends(url: str, engine: Engine, writers: int, processes: int) -> None:
     writer = AuditWriter(engine)
-    sequential = appends_per_second(writer, 1, 2_000)
-    grouped = appends_per_second(writer, writers, 1_000)
+    sequential = appends_in_threads(writer, 1, 2_000)
+    grouped = appends_in_threads(writer, writers, 1_000)
     writer.close()
-    spread = appends_per_second_in_processes(url, processes, writers, 1_000)
-    print(f"appends, one request at a time (a commit each):       {sequential:9,.0f} records/s")
+    spread = appends_in_processes(url, processes, writers, 1_000)
+    print(f"appends, one request at a time (a commit each):             {sequential}")
+    print(f"appends, {writers} request threads, 1 process (group commit):     {grouped}")
+    print(f"appends, {processes} processes x {writers} request threads (group commit): {spread}")
     print(
-        f"appends, {writers} request threads, 1 process (group commit): {grouped:9,.0f} records/s"
-        f"   ({grouped / sequential:.1f}x)"
-    )
-    print(
-        f"appends, {processes} processes x {writers} request threads:       {spread:9,.0f}"
-        f" records/s   ({spread / sequential:.1f}x)"
+        f"  group commit: {grouped.rate / sequential.rate:.1f}x (1 process), "
+        f"{spread.rate / sequential.rate:.1f}x ({processes} processes) one commit per record"
     )
 
 
@@ -216,13 +296,14 @@ def filled_log(url: str, records: int, fresh: bool = False) -> Engine:
 
 def measure_verify(engine: Engine) -> None:
     with Session(engine) as session:
-        started = time.perf_counter()
+        cpu, started = busy_cpu_seconds(), time.perf_counter()
         report = verify(session)
-        elapsed = time.perf_counter() - started
+        elapsed, spent = time.perf_counter() - started, busy_cpu_seconds()
+    cpu_us = f"{(spent - cpu) / report.records * 1e6:.1f} us CPU/record" if cpu else "CPU not read"
     print(
         f"verified {report.records:,} records and {report.outcomes:,} outcomes in "
         f"{elapsed:.1f} s: {report.records / elapsed:,.0f} records/s "
-        f"({os.cpu_count()} CPUs); {len(report.findings)} problems"
+        f"({os.cpu_count()} CPUs, {cpu_us}); {len(report.findings)} problems"
     )
 
 

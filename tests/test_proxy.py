@@ -361,3 +361,31 @@ def test_bad_requests_are_refused_before_the_vendor(
     assert sandbox_requests(sandbox) == []
     [record] = records(app)
     assert (record.decision, record.status) == ("deny", status)
+
+
+def test_metrics_show_how_the_log_writer_uses_the_chain_lock(gateway, demo_token):
+    """Operators see how many entries each commit carried and how long the lock that
+    every instance shares was held and waited for: what bounds the log's throughput."""
+
+    def writer_figures() -> dict[str, float]:
+        text = requests.get(gateway + "/metrics", timeout=10).text
+        wanted = (
+            "gatehouse_audit_batch_entries_count",
+            "gatehouse_audit_batch_entries_sum",
+            "gatehouse_audit_chain_lock_held_seconds_sum",
+            "gatehouse_audit_chain_lock_wait_seconds_count",
+        )
+        lines = dict(line.rsplit(" ", 1) for line in text.splitlines() if line.startswith(wanted))
+        return {name: float(lines.get(name, 0)) for name in wanted}
+
+    before = writer_figures()
+    headers = {"Authorization": f"Bearer {demo_token}"}
+    response = requests.get(gateway + "/proxy/mailchimp/ping", headers=headers, timeout=10)
+    assert response.status_code == 200
+    after = writer_figures()
+    grew = {name: after[name] - before[name] for name in before}
+    # the record before forwarding and its completion after: two batches of one
+    assert grew["gatehouse_audit_batch_entries_count"] == 2
+    assert grew["gatehouse_audit_batch_entries_sum"] == 2
+    assert grew["gatehouse_audit_chain_lock_wait_seconds_count"] == 2
+    assert 0 < grew["gatehouse_audit_chain_lock_held_seconds_sum"] < 10

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 
 import psycopg
@@ -36,6 +37,7 @@ from gateway.audit.chain import (
 )
 from gateway.audit.models import ExchangeRecord, ExchangeSubject, Outcome
 from gateway.db import make_engine
+from gateway.metrics import observe_audit_batch
 
 logger = logging.getLogger(__name__)
 
@@ -161,27 +163,36 @@ class AuditWriter:
 
     def _write(self, batch: list[_Prepared]) -> None:
         """Commits ``batch``, and what arrives while it waits for the chain lock."""
+        asked = time.perf_counter()
         try:
             if self._engine.dialect.name == "postgresql":
-                results = self._write_to_postgresql(batch)
+                results, locked = self._write_to_postgresql(batch)
             else:
-                with self._engine.begin() as connection:
-                    heads = connection.execute(_HEADS).one()
-                    self._take_queued(batch)
-                    results = _ChainExtension(heads, _SqlTables(connection)).write(batch)
+                results, locked = self._write_to_sql(batch)
         except Exception as exc:  # every waiting request must learn the batch failed
             logger.exception("could not write %d audit entries", len(batch))
             for prepared in batch:
                 prepared.entry.receipt.set_exception(exc)
             return
+        observe_audit_batch(len(batch), locked - asked, time.perf_counter() - locked)
         for prepared, result in zip(batch, results, strict=True):
             prepared.entry.receipt.set_result(result)
 
-    def _write_to_postgresql(self, prepared: list[_Prepared]) -> list[int]:
+    def _write_to_sql(self, batch: list[_Prepared]) -> tuple[list[int], float]:
+        """SQLite: its write lock is the chain lock, taken at BEGIN (see audit_engine).
+        Returns the sequence numbers, and when the lock was had."""
+        with self._engine.begin() as connection:
+            locked = time.perf_counter()
+            heads = connection.execute(_HEADS).one()
+            self._take_queued(batch)
+            return _ChainExtension(heads, _SqlTables(connection)).write(batch), locked
+
+    def _write_to_postgresql(self, prepared: list[_Prepared]) -> tuple[list[int], float]:
         """Three round trips under the lock: BEGIN, the lock and the heads at once (the
         heads read by a statement after the lock, so they include every batch before);
         the rows in one statement; COMMIT. The writer keeps its connection for that (in
-        autocommit mode, so that BEGIN is ours to send)."""
+        autocommit mode, so that BEGIN is ours to send). Returns the sequence numbers,
+        and when the lock was had."""
         for attempt in (1, 2):
             began = False
             try:
@@ -192,10 +203,11 @@ class AuditWriter:
                     cursor.nextset()
                     cursor.nextset()
                     heads = cursor.fetchone()
+                    locked = time.perf_counter()
                     self._take_queued(prepared)  # those that came during the wait for the lock
                     results = _ChainExtension(heads, _PostgresqlTables(cursor)).write(prepared)
                     cursor.execute("COMMIT")
-                return results
+                return results, locked
             except Exception as exc:
                 self._drop_connection()
                 # A connection found closed before anything was sent: nothing was written,

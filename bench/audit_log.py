@@ -9,11 +9,15 @@
      writer, as `gatehouse serve --workers N --threads T` runs gunicorn in production:
      the writers of all processes take turns through the chain's advisory lock. A
      batch holds what one process has queued, so it is the concurrency per process that
-     fills batches (4 x 8 threads give about half of 4 x 32).
+     fills batches (4 x 8 threads give about half of 4 x 32);
+   - forwarded exchanges in those processes: each recorded without its outcome, then
+     completed, two entries under the chain lock as for a call forwarded to a vendor
+     (the lines before record each exchange once, outcome included, as for a refusal).
    Each line also says how much CPU time the whole machine (PostgreSQL included) spent
    per record, which tells a slower machine from slower code, and how the writers used
    the chain lock: entries per batch and time held per batch, whose ratio bounds the
-   throughput of every instance together however many CPUs they have.
+   throughput of every instance together however many CPUs they have. A fixed piece
+   of reference work, timed before and after, says how fast the machine was meanwhile.
 2. Verification: the log is filled to --records records (each with an outcome and two
    subjects), then `gateway.audit.verify` checks both chains end to end.
 3. The person report (GDPR Art. 15) on the same log, for people who recur: one of each
@@ -32,6 +36,7 @@ Uses its own database (default gatehouse_bench), never the test database.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import multiprocessing
 import os
 import random
@@ -49,7 +54,7 @@ from sqlalchemy.orm import Session
 from gateway.audit.models import ExchangeRecord
 from gateway.audit.person import person_report
 from gateway.audit.verify import verify
-from gateway.audit.writer import AuditWriter, NewRecord
+from gateway.audit.writer import AuditWriter, Completion, NewRecord
 from gateway.db import make_engine, utcnow
 from gateway.migrate import upgrade
 from gateway.server import freeze_what_lives
@@ -165,6 +170,20 @@ def busy_cpu_seconds() -> float | None:
     return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+def reference_ms() -> float:
+    """Milliseconds one CPU takes for a fixed piece of work like the log's own (SHA-256 of
+    record-sized texts, a Python loop). Printed before and after the measurements: the
+    machines here ran it in 510 to 940 ms within one session, and every figure below
+    moves with it."""
+    text, began = b"x" * 600, time.perf_counter()
+    for _ in range(300_000):
+        hashlib.sha256(text).digest()
+    total = 0
+    for number in range(3_000_000):
+        total += number
+    return (time.perf_counter() - began) * 1000
+
+
 def measured(run, records: int) -> Measured:
     """Times ``run()`` (which returns when it has started timing) over ``records``."""
     cpu, lock = busy_cpu_seconds(), LockUse.so_far()
@@ -190,15 +209,24 @@ def appends_in_threads(writer: AuditWriter, writers: int, per_writer: int) -> Me
     return measured(run, writers * per_writer)
 
 
-def _request_threads(writer, writers: int, per_writer: int, started: threading.Event):
+def _request_threads(
+    writer, writers: int, per_writer: int, started: threading.Event, forwarded: bool = False
+):
     """Started threads that wait for ``started``, each then submitting its records one
     after another. The records are made here, beforehand: making them is the proxy's
-    work, not the log's, and on 2 CPUs it would take a tenth of the time measured."""
+    work, not the log's, and on 2 CPUs it would take a tenth of the time measured.
+    ``forwarded``: each exchange is recorded without its outcome, then completed, as a
+    call forwarded to a vendor is (a refused one is recorded once, outcome included)."""
 
     def one_request_after_another(records: list[NewRecord]) -> None:
         started.wait()
         for new in records:
-            writer.submit(new).result(timeout=60)
+            if forwarded:
+                outcome, new.outcome = new.outcome, None
+                seq = writer.submit(new).result(timeout=60)
+                writer.submit(Completion(seq, outcome)).result(timeout=60)
+            else:
+                writer.submit(new).result(timeout=60)
 
     threads = [
         threading.Thread(
@@ -212,12 +240,18 @@ def _request_threads(writer, writers: int, per_writer: int, started: threading.E
     return threads
 
 
-def appends_in_processes(url: str, processes: int, writers: int, per_writer: int) -> Measured:
-    """``processes`` processes of ``writers`` threads, each process with its own writer."""
+def appends_in_processes(
+    url: str, processes: int, writers: int, per_writer: int, forwarded: bool = False
+) -> Measured:
+    """``processes`` processes of ``writers`` threads, each process with its own writer;
+    ``forwarded`` as for ``_request_threads``."""
     context = multiprocessing.get_context("spawn")
     ready, go, used = context.Barrier(processes + 1), context.Event(), context.Queue()
     children = [
-        context.Process(target=_appending_process, args=(url, writers, per_writer, ready, go, used))
+        context.Process(
+            target=_appending_process,
+            args=(url, writers, per_writer, forwarded, ready, go, used),
+        )
         for _ in range(processes)
     ]
     for child in children:
@@ -237,12 +271,14 @@ def appends_in_processes(url: str, processes: int, writers: int, per_writer: int
     return measured(run, processes * writers * per_writer)
 
 
-def _appending_process(url: str, writers: int, per_writer: int, ready, go, used) -> None:
+def _appending_process(
+    url: str, writers: int, per_writer: int, forwarded: bool, ready, go, used
+) -> None:
     engine = make_engine(url, pool_size=2)
     writer = AuditWriter(engine)
     writer.submit(record(0)).result(timeout=60)  # connected, writer thread running
     started = threading.Event()
-    threads = _request_threads(writer, writers, per_writer, started)
+    threads = _request_threads(writer, writers, per_writer, started, forwarded)
     freeze_what_lives()  # as a serve worker does; a server holds no pile of records
     ready.wait(timeout=120)
     go.wait(timeout=120)
@@ -260,9 +296,14 @@ def measure_appends(url: str, engine: Engine, writers: int, processes: int) -> N
     grouped = appends_in_threads(writer, writers, 1_000)
     writer.close()
     spread = appends_in_processes(url, processes, writers, 1_000)
+    forwarded = appends_in_processes(url, processes, writers, 500, forwarded=True)
     print(f"appends, one request at a time (a commit each):             {sequential}")
     print(f"appends, {writers} request threads, 1 process (group commit):     {grouped}")
     print(f"appends, {processes} processes x {writers} request threads (group commit): {spread}")
+    print(
+        f"forwarded exchanges (record, then completion), {processes} x {writers}:  "
+        f"{str(forwarded).replace('records/s', 'exchanges/s')}"
+    )
     print(
         f"  group commit: {grouped.rate / sequential.rate:.1f}x (1 process), "
         f"{spread.rate / sequential.rate:.1f}x ({processes} processes) one commit per record"
@@ -339,12 +380,14 @@ def main() -> None:
         "--verify-only", action="store_true", help="keep the log as it is; skip the appends"
     )
     args = parser.parse_args()
+    print(f"reference work on one CPU: {reference_ms():.0f} ms (before)")
     engine = open_log(args.database_url, fresh=not args.verify_only)
     if not args.verify_only:
         measure_appends(args.database_url, engine, args.writers, args.processes)
     fill(engine, args.records)
     measure_verify(engine)
     measure_person_report(engine)
+    print(f"reference work on one CPU: {reference_ms():.0f} ms (after)")
 
 
 if __name__ == "__main__":

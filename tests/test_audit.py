@@ -298,6 +298,36 @@ def test_postgresql_spells_each_row_as_the_chain_encodes_it(app):
         assert audit_verify(db.session).ok
 
 
+def test_the_writer_reconnects_when_postgresql_drops_its_connection(app):
+    """After PostgreSQL ends the writer's connection (a restart, a failover), the next
+    record is written on a new one: once, on the chain, with nothing lost."""
+    engine = db.of(app).engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("only the PostgreSQL writer keeps a connection of its own")
+    writer = AuditWriter(audit_engine(engine))
+    fields = {"method": "GET", "path": "/proxy/x", "decision": "allow", "bytes_in": 0}
+    fields |= {"data_categories": [], "categories_stripped": [], "reasons": []}
+    fields |= {"consent_event_ids": [], "subject_count": 0}
+
+    def write(request_id: str) -> int:
+        values = {**fields, "request_id": request_id, "started_at": utcnow()}
+        outcome = {"status": 200, "completed_at": utcnow()}
+        return writer.submit(NewRecord(values, [], [], outcome)).result(timeout=10)
+
+    try:
+        first = write("before-the-drop")
+        backend = writer._kept.driver_connection.info.backend_pid
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        second = write("after-the-drop")
+    finally:
+        writer.close()
+    assert second == first + 1
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ExchangeRecord)) == 2
+        assert audit_verify(db.session).ok
+
+
 def test_a_null_later_field_leaves_older_hashes_as_they_were():
     outcome = {"outcome_seq": 3, "seq": 7, "completed_at": utcnow(), "status": 200}
     before_retries = [name for name in OUTCOME_FIELDS if name not in LATER_FIELDS]

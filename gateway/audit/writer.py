@@ -189,20 +189,22 @@ class AuditWriter:
 
     def _write_to_postgresql(self, prepared: list[_Prepared]) -> tuple[list[int], float]:
         """Three round trips under the lock: BEGIN, the lock and the heads at once (the
-        heads read by a statement after the lock, so they include every batch before);
-        the rows in one statement; COMMIT. The writer keeps its connection for that (in
-        autocommit mode, so that BEGIN is ours to send). Returns the sequence numbers,
-        and when the lock was had."""
+        heads read by a statement after the lock, so they include every batch before),
+        prepared statements sent together in a pipeline; the rows in one statement;
+        COMMIT. The writer keeps its connection for that (in autocommit mode, so that
+        BEGIN is ours to send). Returns the sequence numbers, and when the lock was had."""
         for attempt in (1, 2):
             began = False
             try:
-                cursor = self._connection().cursor()
+                connection = self._connection()
+                cursor = connection.cursor()
                 with cursor:
-                    cursor.execute(_BEGIN_LOCK_AND_READ_HEADS)
-                    began = True
-                    cursor.nextset()
-                    cursor.nextset()
+                    with connection.pipeline():
+                        cursor.execute("BEGIN")
+                        cursor.execute(_TAKE_CHAIN_LOCK, prepare=True)
+                        cursor.execute(_READ_HEADS, prepare=True)
                     heads = cursor.fetchone()
+                    began = True
                     locked = time.perf_counter()
                     self._take_queued(prepared)  # those that came during the wait for the lock
                     results = _ChainExtension(heads, _PostgresqlTables(cursor)).write(prepared)
@@ -210,8 +212,8 @@ class AuditWriter:
                 return results, locked
             except Exception as exc:
                 self._drop_connection()
-                # A connection found closed before anything was sent: nothing was written,
-                # so trying again on a new one is safe (what pool_pre_ping did).
+                # A connection found closed before the rows were sent: nothing was
+                # written, so trying again on a new one is safe (what pool_pre_ping did).
                 if began or attempt == 2 or not isinstance(exc, psycopg.OperationalError):
                     raise
         raise AssertionError("unreachable")
@@ -258,7 +260,10 @@ _HEADS = select(
     *_head(ExchangeRecord.seq, ExchangeRecord.record_hash),
     *_head(ExchangeRecord.outcome_seq, ExchangeRecord.outcome_hash),
 )
-_BEGIN_LOCK_AND_READ_HEADS = f"BEGIN; SELECT pg_advisory_xact_lock({CHAIN_LOCK}); " + str(
+#: Prepared once per connection: planned every time, the heads cost 0.3 ms of planning
+#: per batch under the lock, two to three times their execution.
+_TAKE_CHAIN_LOCK = f"SELECT pg_advisory_xact_lock({CHAIN_LOCK})"
+_READ_HEADS = str(
     _HEADS.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
 )
 

@@ -153,8 +153,7 @@ class Measured(NamedTuple):
     lock: LockUse
 
     def __str__(self) -> str:
-        cpu = f"{self.cpu_us:,.0f} us CPU/record" if self.cpu_us is not None else "CPU not read"
-        return f"{self.rate:9,.0f} records/s   ({cpu}; {self.lock})"
+        return f"{self.rate:9,.0f} records/s   ({cpu_text(self.cpu_us)}; {self.lock})"
 
 
 def busy_cpu_seconds() -> float | None:
@@ -170,10 +169,19 @@ def busy_cpu_seconds() -> float | None:
     return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_us_per_record(since: float | None, records: int) -> float | None:
+    """The machine's busy CPU time per record since ``busy_cpu_seconds()`` gave ``since``."""
+    return None if since is None else (busy_cpu_seconds() - since) / records * 1e6
+
+
+def cpu_text(cpu_us: float | None) -> str:
+    return "CPU not read" if cpu_us is None else f"{cpu_us:,.1f} us CPU/record"
+
+
 def reference_ms() -> float:
     """Milliseconds one CPU takes for a fixed piece of work like the log's own (SHA-256 of
     record-sized texts, a Python loop). Printed before and after the measurements: the
-    machines here ran it in 510 to 940 ms within one session, and every figure below
+    machines here ran it in 433 to 940 ms within one session, and every figure below
     moves with it."""
     text, began = b"x" * 600, time.perf_counter()
     for _ in range(300_000):
@@ -185,12 +193,11 @@ def reference_ms() -> float:
 
 
 def measured(run, records: int) -> Measured:
-    """Times ``run()`` (which returns when it has started timing) over ``records``."""
-    cpu, lock = busy_cpu_seconds(), LockUse.so_far()
-    seconds, lock_elsewhere = run()
-    spent = busy_cpu_seconds()
-    cpu_us = (spent - cpu) / records * 1e6 if cpu is not None else None
-    return Measured(records / seconds, cpu_us, LockUse.so_far() - lock + lock_elsewhere)
+    """``run()`` writes ``records`` and returns the seconds it took and the writers' lock
+    use; the machine's CPU time is read around it."""
+    cpu = busy_cpu_seconds()
+    seconds, lock = run()
+    return Measured(records / seconds, cpu_us_per_record(cpu, records), lock)
 
 
 def appends_in_threads(writer: AuditWriter, writers: int, per_writer: int) -> Measured:
@@ -200,11 +207,11 @@ def appends_in_threads(writer: AuditWriter, writers: int, per_writer: int) -> Me
     freeze_what_lives()  # as a serve worker does; a server holds no pile of records
 
     def run():
-        began = time.perf_counter()
+        began, before = time.perf_counter(), LockUse.so_far()
         started.set()
         for thread in threads:
             thread.join()
-        return time.perf_counter() - began, LockUse()
+        return time.perf_counter() - began, LockUse.so_far() - before
 
     return measured(run, writers * per_writer)
 
@@ -339,8 +346,8 @@ def measure_verify(engine: Engine) -> None:
     with Session(engine) as session:
         cpu, started = busy_cpu_seconds(), time.perf_counter()
         report = verify(session)
-        elapsed, spent = time.perf_counter() - started, busy_cpu_seconds()
-    cpu_us = f"{(spent - cpu) / report.records * 1e6:.1f} us CPU/record" if cpu else "CPU not read"
+        elapsed = time.perf_counter() - started
+    cpu_us = cpu_text(cpu_us_per_record(cpu, report.records))
     print(
         f"verified {report.records:,} records and {report.outcomes:,} outcomes in "
         f"{elapsed:.1f} s: {report.records / elapsed:,.0f} records/s "

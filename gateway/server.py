@@ -43,7 +43,7 @@ def serve_with_gunicorn(host: str, port: int, workers: int, threads: int) -> Non
             "bind": f"{host}:{port}",
             "workers": workers,
             "threads": threads,
-            "worker_class": "gthread",
+            "worker_class": "gateway.worker.ProblemThreadWorker",
             "accesslog": "-",
             "graceful_timeout": 10,
         }

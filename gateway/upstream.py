@@ -1,8 +1,9 @@
 """Outbound HTTP to vendors: safe URLs, filtered headers, one pooled session per tool.
 
 Every call to a vendor goes through here: redirects are never followed, timeouts are
-always set, hop-by-hop headers and the app's own credentials never leave, and the
-upstream path cannot climb out of the tool's base URL.
+always set, hop-by-hop headers, the app's own credentials and headers that would change
+the call's meaning never leave, cookies never come back, and the upstream path cannot
+climb out of the tool's base URL.
 """
 
 from __future__ import annotations
@@ -36,8 +37,35 @@ HOP_BY_HOP = frozenset(
 NOT_FORWARDED = frozenset(
     {"host", "authorization", "cookie", "content-length", "x-purpose", "x-tcf-consent"}
 )
-#: Response headers the gateway sets itself.
-NOT_RETURNED = frozenset({"content-length", "x-request-id", "gatehouse-decision"})
+#: Request headers that would make a vendor (or the proxies in front of it) read the call
+#: as another method or path than the one policy allowed, or the app as another client.
+MEANING_CHANGING = frozenset(
+    {
+        "x-http-method-override",
+        "x-http-method",
+        "x-method-override",
+        "x-original-method",
+        "x-original-url",
+        "x-original-uri",
+        "x-rewrite-url",
+        "x-override-url",
+        "x-original-host",
+        "x-host",
+        "forwarded",
+        "x-real-ip",
+        "x-client-ip",
+        "true-client-ip",
+        "client-ip",
+        "x-cluster-client-ip",
+    }
+)
+#: Any X-Forwarded-For/-Host/-Proto/-Prefix/...: the app's claims about where it calls from.
+MEANING_CHANGING_PREFIX = "x-forwarded-"
+#: Response headers the gateway sets itself, and cookies: the vendor's session with the
+#: gateway is not the app's, and the app must not hold state the gateway cannot see.
+NOT_RETURNED = frozenset(
+    {"content-length", "x-request-id", "gatehouse-decision", "set-cookie", "set-cookie2"}
+)
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 #: Characters left unescaped when re-encoding a decoded path (RFC 3986 pchar and "/").
@@ -110,8 +138,12 @@ def forwarded_request_headers(
 ) -> dict[str, str]:
     """The app's headers that may reach the vendor; ``also_drop`` are lower-case names."""
     named_by_connection = _connection_tokens(headers.get("Connection", ""))
-    dropped = HOP_BY_HOP | NOT_FORWARDED | also_drop | named_by_connection
-    return {name: value for name, value in headers.items() if name.lower() not in dropped}
+    dropped = HOP_BY_HOP | NOT_FORWARDED | MEANING_CHANGING | also_drop | named_by_connection
+    return {
+        name: value
+        for name, value in headers.items()
+        if name.lower() not in dropped and not name.lower().startswith(MEANING_CHANGING_PREFIX)
+    }
 
 
 def returned_response_headers(headers: Mapping[str, str]) -> list[tuple[str, str]]:

@@ -17,6 +17,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from requests import RequestException
 
 from connectors.auth import AuthStrategy, fill
+from gateway.vendor_connections import VettedAdapter
 
 #: Used when the vendor does not say how long its token lives (Salesforce does not).
 DEFAULT_LIFETIME_SECONDS = 900
@@ -34,7 +35,15 @@ class VendorTokens:
         self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
         self._lock = threading.Lock()
 
-    def token(self, strategy: AuthStrategy, credentials: Mapping[str, str], base_url: str) -> str:
+    def token(
+        self,
+        strategy: AuthStrategy,
+        credentials: Mapping[str, str],
+        base_url: str,
+        allow_private_network: bool = False,
+    ) -> str:
+        """The tool's access token; :class:`VendorAuthError`, or ``AddressRefused`` when the
+        token endpoint resolves to an address the tool may not reach."""
         url = urljoin(base_url, strategy.token_url)
         client_id = fill(strategy.client_id, credentials)
         secret = fill(strategy.client_secret, credentials)
@@ -46,15 +55,28 @@ class VendorTokens:
             cached = self._tokens.get(key)
             if cached and cached[1] > time.monotonic():
                 return cached[0]
-            access_token, lifetime = self._fetch(strategy, url, client_id, secret)
+            access_token, lifetime = self._fetch(
+                strategy, url, client_id, secret, allow_private_network
+            )
             self._tokens[key] = (access_token, time.monotonic() + lifetime - EARLY_REFRESH_SECONDS)
             return access_token
 
-    def _fetch(self, strategy: AuthStrategy, url: str, client_id: str, secret: str):
+    def _fetch(
+        self,
+        strategy: AuthStrategy,
+        url: str,
+        client_id: str,
+        secret: str,
+        allow_private_network: bool,
+    ):
         session = OAuth2Session(
             client_id, secret, token_endpoint_auth_method=strategy.client_auth, scope=strategy.scope
         )
         session.trust_env = False
+        # The same address check as the calls themselves: the token URL is the vendor's too.
+        adapter = VettedAdapter(allow_private_network)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
         try:
             token = session.fetch_token(
                 url, grant_type="client_credentials", timeout=self._timeout, allow_redirects=False

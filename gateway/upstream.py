@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError
 from urllib3.util import Retry
+
+from gateway.vendor_connections import AddressRefused, VettedAdapter
 
 HOP_BY_HOP = frozenset(
     {
@@ -168,15 +169,21 @@ class UpstreamPool:
         self._timeout = (connect_timeout, read_timeout)
         self._pool_size = pool_size
         self._retries = retries
-        self._sessions: dict[str, requests.Session] = {}
+        self._sessions: dict[tuple[str, bool], requests.Session] = {}
         self._lock = threading.Lock()
 
     def send(
-        self, tool: str, method: str, url: str, headers: dict[str, str], body: bytes
+        self,
+        tool: str,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes,
+        allow_private_network: bool = False,
     ) -> UpstreamResponse:
         started = time.perf_counter()
         try:
-            response = self._session(tool).request(
+            response = self._session(tool, allow_private_network).request(
                 method,
                 url,
                 headers=headers,
@@ -187,6 +194,13 @@ class UpstreamPool:
             )
             with response:
                 content = response.raw.read(decode_content=False)
+        except AddressRefused as exc:
+            elapsed = time.perf_counter() - started
+            detail = (
+                f"the tool's host resolves to a {exc.reason} address, which this tool may not "
+                "reach; IT can allow private networks for the tool"
+            )
+            raise UpstreamFailure(502, "upstream-address-refused", detail, elapsed, 0) from exc
         except requests.RequestException as exc:
             status, slug, detail = (
                 (504, "upstream-timeout", "the tool did not answer in time")
@@ -209,15 +223,17 @@ class UpstreamPool:
             retries=len(history),
         )
 
-    def _session(self, tool: str) -> requests.Session:
-        session = self._sessions.get(tool)
+    def _session(self, tool: str, allow_private_network: bool) -> requests.Session:
+        # Keyed by the flag too: when IT changes it, the next call gets a fresh session.
+        key = (tool, allow_private_network)
+        session = self._sessions.get(key)
         if session is None:
             with self._lock:
-                session = self._sessions.get(tool) or self._new_session()
-                self._sessions[tool] = session
+                session = self._sessions.get(key) or self._new_session(allow_private_network)
+                self._sessions[key] = session
         return session
 
-    def _new_session(self) -> requests.Session:
+    def _new_session(self, allow_private_network: bool) -> requests.Session:
         session = requests.Session()
         session.trust_env = False  # no proxy variables or .netrc credentials from the host
         session.headers.clear()  # forward the app's headers, not requests' defaults
@@ -233,7 +249,12 @@ class UpstreamPool:
             raise_on_redirect=False,
             raise_on_status=False,
         )
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self._pool_size, max_retries=retry)
+        adapter = VettedAdapter(
+            allow_private_network,
+            pool_connections=1,
+            pool_maxsize=self._pool_size,
+            max_retries=retry,
+        )
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         return session

@@ -1,8 +1,9 @@
 """A tool reaches public addresses only, unless IT allows its private network.
 
-A base URL at loopback, a private network or a cloud metadata service would let anyone
-who can edit a catalog entry reach the gateway's own network. The demo and the tests
-allow their loopback sandboxes explicitly.
+A base URL or a name that resolves to loopback, a private network or a cloud metadata
+service would let anyone who can edit a catalog entry, or who controls a vendor's DNS,
+reach the gateway's own network. The check runs when the gateway connects, on the
+address it connects to. The demo and the tests allow their loopback sandboxes explicitly.
 """
 
 from __future__ import annotations
@@ -11,12 +12,90 @@ import ipaddress
 from urllib.parse import urlsplit
 
 import pytest
+import requests
+from sqlalchemy import update
 
+from catalog.models import Tool
 from gateway.addresses import refusal_reason
 from gateway.db import db
 from gateway.declarative import CatalogError, export_document
-from tests.conftest import apply
-from tests.test_proxy import echo_document
+from tests.conftest import apply, get_token, sandbox_requests
+from tests.test_connector_operations import catalog
+from tests.test_proxy import assert_problem, echo_document, records
+from tests.test_salesforce_oauth import proxy
+
+
+def on_localhost(url: str) -> str:
+    """The same server, named instead of numbered: only resolving shows it is loopback."""
+    return url.replace("127.0.0.1", "localhost", 1)
+
+
+def private_not_allowed(document: dict) -> dict:
+    for tool in document["tools"]:
+        tool.pop("allow_private_network")
+    return document
+
+
+def call(gateway: str, token: str) -> requests.Response:
+    return requests.get(
+        f"{gateway}/proxy/echo/x", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+
+
+def test_a_loopback_tool_is_refused_unless_allowed(app, gateway, upstream):
+    client = apply(app, echo_document(upstream.url)).new_clients[0]
+    token = get_token(gateway, client)
+    with app.app_context():  # as a tool from before the setting existed: not allowed
+        db.session.execute(update(Tool).values(allow_private_network=False))
+        db.session.commit()
+
+    refused = call(gateway, token)
+
+    assert_problem(refused, 502, "upstream-address-refused")
+    assert "loopback" in refused.json()["detail"]
+    assert upstream.requests == [], "nothing reached the loopback server"
+    [record] = records(app)
+    assert (record.outcome.value, record.status, record.error) == (
+        "completed",
+        502,
+        "upstream-address-refused",
+    )
+
+    apply(app, echo_document(upstream.url))  # IT allows it
+    assert call(gateway, token).status_code == 200
+    assert len(upstream.requests) == 1
+
+
+def test_a_name_is_checked_where_it_resolves_when_connecting(app, gateway, upstream):
+    document = private_not_allowed(echo_document(on_localhost(upstream.url)))
+    token = get_token(gateway, apply(app, document).new_clients[0])  # a name: apply can't tell
+
+    assert_problem(call(gateway, token), 502, "upstream-address-refused")
+    assert upstream.requests == []
+
+
+def test_a_redirect_is_not_followed_where_no_check_could_look(app, gateway, upstream):
+    # The recording upstream answers with a redirect to 127.0.0.2: returned, not followed.
+    client = apply(app, echo_document(on_localhost(upstream.url))).new_clients[0]
+    response = requests.get(
+        f"{gateway}/proxy/echo/redirect",
+        headers={"Authorization": f"Bearer {get_token(gateway, client)}"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert response.status_code == 302
+    assert [r["path"] for r in upstream.requests] == ["/redirect"]
+
+
+def test_the_vendor_token_endpoint_is_checked_too(app, gateway, sandbox):
+    document = private_not_allowed(catalog("salesforce", on_localhost(sandbox)))
+    token = get_token(gateway, apply(app, document).new_clients[0])
+
+    response = proxy(gateway, token, "POST", "sobjects/Contact", {"LastName": "Lovelace"})
+
+    problem = assert_problem(response, 502, "upstream-address-refused")
+    assert problem["reasons"][0]["rule"] == "upstream_address", "refused at the token fetch"
+    assert sandbox_requests(sandbox) == [], "neither the token endpoint nor the API was called"
 
 
 @pytest.mark.parametrize(

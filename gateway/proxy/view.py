@@ -38,6 +38,7 @@ from gateway.upstream import (
     forwarded_request_headers,
     upstream_url,
 )
+from gateway.vendor_connections import AddressRefused
 from policies.consent import consent_states
 from policies.decision import Decision, Verdict
 from policies.engine import decide
@@ -231,7 +232,7 @@ def _outgoing(services: ProxyServices, tool: ToolView, path: str) -> tuple[dict[
             headers,
             params,
             lambda strategy, credentials: services.vendor_tokens.token(
-                strategy, credentials, tool.base_url
+                strategy, credentials, tool.base_url, tool.allow_private_network
             ),
         )
         url = upstream_url(
@@ -251,6 +252,15 @@ def _outgoing(services: ProxyServices, tool: ToolView, path: str) -> tuple[dict[
         raise refusal(
             502, "vendor-auth-failed", "Vendor authentication failed", "vendor_auth", str(exc)
         ) from exc
+    except AddressRefused as exc:  # the vendor's token endpoint, before any call
+        raise refusal(
+            502,
+            "upstream-address-refused",
+            "Tool address refused",
+            "upstream_address",
+            f"the tool's token endpoint resolves to a {exc.reason} address, which this tool "
+            "may not reach",
+        ) from exc
     return headers, url
 
 
@@ -263,7 +273,12 @@ def _forward(services: ProxyServices, draft: ExchangeDraft, plan: Plan, started:
     verdict = plan.decision.verdict.value
     try:
         answer = services.upstream.send(
-            plan.tool.slug, draft.method, plan.url, plan.headers, plan.body
+            plan.tool.slug,
+            draft.method,
+            plan.url,
+            plan.headers,
+            plan.body,
+            plan.tool.allow_private_network,
         )
     except UpstreamFailure as failure:
         services.log.complete(

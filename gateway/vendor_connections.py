@@ -1,9 +1,10 @@
-"""Connections to vendors: only to addresses the tool may reach.
+"""Connections to vendors: only to addresses the tool may reach, each under its deadline.
 
 The host of a vendor URL is resolved when the connection is made, every address it
 resolves to is checked (``gateway.addresses``), and the socket is connected to a checked
 address: a name that pointed at the vendor when IT applied the catalog and points at
 127.0.0.1 now (DNS rebinding) gains nothing. TLS still sends and verifies the name.
+Every request registers its connection with the call's deadline (``gateway.deadline``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from urllib3.util.connection import allowed_gai_family
 
 from gateway.addresses import refusal_reason
+from gateway.deadline import current_watch
 
 
 class AddressRefused(Exception):
@@ -35,7 +37,7 @@ class AddressRefused(Exception):
 
 
 class _Vetted:
-    """Mixed into urllib3's connections: connect only to checked addresses."""
+    """Mixed into urllib3's connections: connect only to checked addresses, under watch."""
 
     def __init__(self, *args, allow_private_network: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -69,6 +71,12 @@ class _Vetted:
             if reason is not None:
                 raise AddressRefused(host, address, reason)
         return addresses
+
+    def request(self, *args, **kwargs) -> None:
+        watch = current_watch()
+        if watch is not None:
+            watch.attach(self)
+        super().request(*args, **kwargs)
 
 
 class _VettedHTTPConnection(_Vetted, HTTPConnection):

@@ -70,6 +70,8 @@ class ProxyServices:
                 config.upstream_read_timeout,
                 config.upstream_pool_size,
                 config.upstream_retries,
+                config.upstream_deadline,
+                config.upstream_max_response_bytes,
             ),
             vendor_tokens=VendorTokens(
                 (config.upstream_connect_timeout, config.upstream_read_timeout)

@@ -17,6 +17,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from requests import RequestException
 
 from connectors.auth import AuthStrategy, fill
+from gateway.deadline import deadline
 from gateway.vendor_connections import VettedAdapter
 
 #: Used when the vendor does not say how long its token lives (Salesforce does not).
@@ -30,8 +31,9 @@ class VendorAuthError(Exception):
 
 
 class VendorTokens:
-    def __init__(self, timeout: tuple[float, float]) -> None:
+    def __init__(self, timeout: tuple[float, float], deadline: float = 60.0) -> None:
         self._timeout = timeout
+        self._deadline = deadline
         self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
         self._lock = threading.Lock()
 
@@ -78,11 +80,19 @@ class VendorTokens:
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         try:
-            token = session.fetch_token(
-                url, grant_type="client_credentials", timeout=self._timeout, allow_redirects=False
-            )
-        except (AuthlibBaseError, RequestException, ValueError) as exc:
-            raise VendorAuthError(f"the vendor's token endpoint refused or failed: {exc}") from exc
+            with deadline(self._deadline):  # a trickling token endpoint holds no worker either
+                token = session.fetch_token(
+                    url,
+                    grant_type="client_credentials",
+                    timeout=self._timeout,
+                    allow_redirects=False,
+                )
+        except AuthlibBaseError as exc:  # the vendor's OAuth error, e.g. invalid_client
+            raise VendorAuthError(f"the vendor's token endpoint refused: {exc}") from exc
+        except (RequestException, ValueError) as exc:  # their text may name internal hosts
+            raise VendorAuthError(
+                f"the vendor's token endpoint failed ({type(exc).__name__})"
+            ) from exc
         finally:
             session.close()
         lifetime = int(token.get("expires_in") or DEFAULT_LIFETIME_SECONDS)

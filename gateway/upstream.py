@@ -245,9 +245,9 @@ class UpstreamPool:
 
     def _read_capped(self, response: requests.Response) -> bytes:
         """The body as sent (not decoded), or :class:`ResponseTooLarge` past the cap."""
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self._max_response_bytes:
-            raise ResponseTooLarge(int(declared))
+        declared = response.raw.length_remaining  # None if unsaid; 0 for HEAD, 204 and 304
+        if declared is not None and declared > self._max_response_bytes:
+            raise ResponseTooLarge(declared)
         chunks, size = [], 0
         for chunk in response.raw.stream(READ_CHUNK_BYTES, decode_content=False):
             size += len(chunk)

@@ -72,11 +72,18 @@ class _Vetted:
                 raise AddressRefused(host, address, reason)
         return addresses
 
+    def connect(self) -> None:
+        super().connect()
+        self._watched()  # a deadline that passed while connecting cuts the new socket
+
     def request(self, *args, **kwargs) -> None:
+        self._watched()  # a pooled connection, connected for an earlier call
+        super().request(*args, **kwargs)
+
+    def _watched(self) -> None:
         watch = current_watch()
         if watch is not None:
             watch.attach(self)
-        super().request(*args, **kwargs)
 
 
 class _VettedHTTPConnection(_Vetted, HTTPConnection):

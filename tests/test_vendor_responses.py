@@ -120,6 +120,16 @@ def test_an_answer_declared_too_large_is_refused_without_reading_it(app, call_ve
     assert outcome(app) == ("completed", 502, "upstream-response-too-large")
 
 
+def test_a_not_modified_answer_is_not_judged_by_the_length_it_announces(app, call_vendor):
+    # A 304's Content-Length is that of the representation the app already holds.
+    response, _ = call_vendor(
+        send_then(head("304 Not Modified", f"Content-Length: {MAX_RESPONSE_BYTES * 10}"), "stall")
+    )
+
+    assert response.status_code == 304
+    assert outcome(app) == ("completed", 304, None)
+
+
 def test_an_answer_growing_too_large_is_cut(app, call_vendor):
     # 16 MiB: more than the socket buffers hold, so the vendor sees the gateway hang up.
     response, vendor = call_vendor(chunked_without_end(b"w" * 64 * 1024, count=256))
@@ -161,3 +171,34 @@ def test_cookies_and_hop_by_hop_headers_never_reach_the_app(app, call_vendor):
     for name in ("Set-Cookie", "Set-Cookie2", "Keep-Alive"):
         assert name not in response.headers
     assert response.cookies.get_dict() == {}
+
+
+def test_a_trickling_token_endpoint_is_cut_at_the_deadline(app, gateway):
+    token_body = b'{"access_token": "t", "token_type": "bearer", "expires_in": 3600}'
+    vendor = RawVendor(
+        trickle(head("200 OK", f"Content-Length: {len(token_body)}") + token_body, every=0.2)
+    )
+    document = echo_document(vendor.url)
+    document["tools"][0]["spec"]["credentials"] = {
+        "id": {"description": "client id"},
+        "secret": {"description": "client secret"},
+    }
+    document["tools"][0]["spec"]["auth"] = {
+        "type": "oauth2_client_credentials",
+        "token_url": "/oauth/token",
+        "client_id": "{id}",
+        "client_secret": "{secret}",
+    }
+    document["tools"][0]["credentials"] = {"id": "client", "secret": "secret"}
+    token = get_token(gateway, apply(app, document).new_clients[0])
+    started = time.monotonic()
+
+    response = requests.get(
+        f"{gateway}/proxy/echo/x", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    vendor.stop()
+
+    problem = assert_problem(response, 502, "vendor-auth-failed")
+    assert time.monotonic() - started < DEADLINE + 1.5
+    assert "127.0.0.1" not in problem["detail"], "no internal address in the app's answer"
+    assert len(vendor.requests) == 1, "no data call without a token"

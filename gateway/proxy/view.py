@@ -74,7 +74,8 @@ class ProxyServices:
                 config.upstream_max_response_bytes,
             ),
             vendor_tokens=VendorTokens(
-                (config.upstream_connect_timeout, config.upstream_read_timeout)
+                (config.upstream_connect_timeout, config.upstream_read_timeout),
+                config.upstream_deadline,
             ),
             pepper=config.pepper,
         )

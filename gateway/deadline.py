@@ -21,6 +21,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
+#: Below this many queued watches, finished ones are not swept out.
+SWEEP_MINIMUM = 1024
+
 
 class Connection(Protocol):
     sock: socket.socket | None
@@ -29,11 +32,13 @@ class Connection(Protocol):
 class Watch:
     """One call's deadline and the connection it is using."""
 
+    __slots__ = ("_connection", "_lock", "deadline", "expired", "finished")
+
     def __init__(self, deadline: float) -> None:
         self.deadline = deadline
         self.expired = False
+        self.finished = False
         self._connection: Connection | None = None
-        self._finished = False
         self._lock = threading.Lock()
 
     def attach(self, connection: Connection) -> None:
@@ -44,7 +49,7 @@ class Watch:
 
     def expire(self) -> None:
         with self._lock:
-            if self._finished:
+            if self.finished:
                 return
             self.expired = True
             if self._connection is not None:
@@ -52,7 +57,7 @@ class Watch:
 
     def finish(self) -> None:
         with self._lock:
-            self._finished = True
+            self.finished = True
             self._connection = None  # a pooled connection may serve the next call
 
 
@@ -70,15 +75,21 @@ class _Watchdog:
     """Expires watches when their deadline passes, from one thread started on first use."""
 
     def __init__(self) -> None:
-        # Finished watches stay queued until they are due: expiring them does nothing,
-        # and removing them early would cost a heap search on every call.
+        # Finished watches stay queued (expiring them does nothing): removing each when
+        # its call ends would cost a heap search per call. The queue is swept instead
+        # when it has doubled, which keeps it within twice the calls in flight.
         self._due: list[tuple[float, int, Watch]] = []
+        self._sweep_at = SWEEP_MINIMUM
         self._order = itertools.count()
         self._wakeup = threading.Condition()
         self._thread: threading.Thread | None = None
 
     def arm(self, watch: Watch) -> None:
         with self._wakeup:
+            if len(self._due) >= self._sweep_at:
+                self._due = [entry for entry in self._due if not entry[2].finished]
+                heapq.heapify(self._due)
+                self._sweep_at = max(SWEEP_MINIMUM, 2 * len(self._due))
             heapq.heappush(self._due, (watch.deadline, next(self._order), watch))
             if self._thread is None or not self._thread.is_alive():  # not alive: forked
                 self._thread = threading.Thread(

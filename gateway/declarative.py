@@ -251,8 +251,8 @@ class _Applier:
         if reason is not None:
             hint = "" if allowed else "; if the tool really lives there, set allow_private_network"
             raise CatalogError(
-                f"{where}/base_url: {address} is a {reason} address, which the gateway does "
-                f"not connect to{hint}"
+                f"{where}/base_url: the gateway does not connect to {address} "
+                f"({reason} address){hint}"
             )
 
     @staticmethod

@@ -323,8 +323,8 @@ def _classify(exc: Exception, expired: bool) -> tuple[int, str, str]:
         return (
             502,
             "upstream-address-refused",
-            f"the tool's host resolves to a {exc.reason} address, which this tool may not "
-            "reach; IT can allow private networks for the tool",
+            f"the tool's host resolves to an address this tool may not reach ({exc.reason}); "
+            "IT can allow private networks for the tool",
         )
     if isinstance(exc, ResponseTooLarge):
         return 502, "upstream-response-too-large", "the tool's answer is larger than allowed"

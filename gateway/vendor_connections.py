@@ -30,7 +30,7 @@ class AddressRefused(Exception):
     """
 
     def __init__(self, host: str, address: str, reason: str) -> None:
-        super().__init__(f"{host} resolves to {address}, a {reason} address")
+        super().__init__(f"{host} resolves to {address} ({reason})")
         self.host = host
         self.address = address
         self.reason = reason
@@ -66,7 +66,7 @@ class _Vetted:
         except socket.gaierror as exc:
             raise NameResolutionError(self.host, self, exc) from exc
         addresses = list(dict.fromkeys(info[4][0] for info in found))
-        for address in addresses:  # one bad address refuses them all: DNS is the attacker's
+        for address in addresses:  # one bad address refuses all: DNS may be the attacker's
             reason = refusal_reason(ipaddress.ip_address(address), self.allow_private_network)
             if reason is not None:
                 raise AddressRefused(host, address, reason)
@@ -123,7 +123,7 @@ class VettedAdapter(HTTPAdapter):
         super().__init__(**kwargs)
 
     def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs) -> None:
-        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)  # keeps the sizes
         self.poolmanager = _VettedPoolManager(
             num_pools=connections,
             maxsize=maxsize,

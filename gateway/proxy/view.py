@@ -261,8 +261,8 @@ def _outgoing(services: ProxyServices, tool: ToolView, path: str) -> tuple[dict[
             "upstream-address-refused",
             "Tool address refused",
             "upstream_address",
-            f"the tool's token endpoint resolves to a {exc.reason} address, which this tool "
-            "may not reach",
+            "the tool's token endpoint resolves to an address this tool may not reach "
+            f"({exc.reason})",
         ) from exc
     return headers, url
 

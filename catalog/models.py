@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.db import Base, UTCDateTime, enum_by_value, utcnow
@@ -51,6 +51,9 @@ class Tool(Base):
     name: Mapped[str] = mapped_column(String(200))
     connector: Mapped[str] = mapped_column(String(64))
     base_url: Mapped[str | None] = mapped_column(String(500))
+    #: IT lets this tool reach loopback and private addresses (a sandbox, an on-premises
+    #: vendor); otherwise the gateway connects to public addresses only.
+    allow_private_network: Mapped[bool] = mapped_column(default=False, server_default=false())
     status: Mapped[ToolStatus] = mapped_column(
         enum_by_value(ToolStatus), default=ToolStatus.REQUESTED
     )

@@ -30,6 +30,8 @@ class ToolView:
     spec: ConnectorSpec | None
     base_url: str | None
     credentials: Mapping[str, str] = field(repr=False)
+    #: The gateway may connect to loopback and private addresses for this tool.
+    allow_private_network: bool = False
 
     @property
     def slug(self) -> str:
@@ -84,6 +86,7 @@ def _tool_view(
         spec=spec,
         base_url=tool.base_url or (spec.base_url if spec else None),
         credentials=MappingProxyType(credentials),
+        allow_private_network=tool.allow_private_network,
     )
 
 

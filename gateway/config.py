@@ -43,6 +43,10 @@ class Config:
     upstream_pool_size: int = 20
     #: How often a failed connection to a vendor is tried again (nothing was sent yet).
     upstream_retries: int = 2
+    #: Seconds a vendor has for its whole answer (each read also has the read timeout).
+    upstream_deadline: float = 60.0
+    #: A vendor answer larger than this is not passed on (502).
+    upstream_max_response_bytes: int = 8 * 1024 * 1024
     max_body_bytes: int = 1_048_576
     snapshot_max_age: float = 1.0
     log_level: str = "INFO"
@@ -75,6 +79,10 @@ class Config:
             upstream_read_timeout=env.number("UPSTREAM_READ_TIMEOUT", cls.upstream_read_timeout),
             upstream_pool_size=env.integer("UPSTREAM_POOL_SIZE", cls.upstream_pool_size, low=1),
             upstream_retries=env.integer("UPSTREAM_RETRIES", cls.upstream_retries, high=5),
+            upstream_deadline=env.number("UPSTREAM_DEADLINE", cls.upstream_deadline),
+            upstream_max_response_bytes=env.integer(
+                "UPSTREAM_MAX_RESPONSE_BYTES", cls.upstream_max_response_bytes, low=1024
+            ),
             max_body_bytes=env.integer("MAX_BODY_BYTES", cls.max_body_bytes, low=1024),
             snapshot_max_age=env.number("SNAPSHOT_MAX_AGE", cls.snapshot_max_age, low=0),
             log_level=env.text("LOG_LEVEL", cls.log_level).upper(),

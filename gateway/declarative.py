@@ -30,6 +30,7 @@ from connectors.registry import (
     parse_inline_spec,
 )
 from connectors.spec import ConnectorSpec
+from gateway.addresses import literal_address, refusal_reason
 from gateway.oauth.clients import ClientError, register_client
 from gateway.oauth.models import Client
 from gateway.vault import Vault
@@ -114,6 +115,7 @@ def _export_tool(tool: Tool) -> dict:
         "name": tool.name,
         "connector": tool.connector,
         "base_url": tool.base_url,
+        "allow_private_network": tool.allow_private_network or None,
         "status": tool.status.value,
         "country": tool.country,
         "transfer_basis": tool.transfer_basis.value if tool.transfer_basis else None,
@@ -171,6 +173,7 @@ class _Applier:
                 f"{where}/base_url: connector {spec.vendor!r} has no fixed base URL "
                 f"({spec.base_url}); give the account's base_url"
             )
+        self._check_address(entry, where)
         tool = self.session.scalar(select(Tool).where(Tool.slug == entry["slug"]))
         created = tool is None
         if created:
@@ -180,6 +183,7 @@ class _Applier:
             "name": entry["name"],
             "connector": entry["connector"],
             "base_url": entry.get("base_url"),
+            "allow_private_network": entry.get("allow_private_network", False),
             "status": ToolStatus(entry.get("status", "requested")),
             "country": entry.get("country"),
             "transfer_basis": TransferBasis(entry["transfer_basis"])
@@ -234,6 +238,22 @@ class _Applier:
             return
         changed = _assign(client, {"department": department, "scopes": " ".join(scopes)})
         self._note("client", entry["name"], False, changed)
+
+    @staticmethod
+    def _check_address(entry: dict, where: str) -> None:
+        """A base URL that is an address the tool may not reach is refused now, not later.
+
+        A name is checked when the gateway connects, as it may resolve differently then.
+        """
+        address = literal_address(entry.get("base_url", ""))
+        allowed = entry.get("allow_private_network", False)
+        reason = refusal_reason(address, allowed) if address is not None else None
+        if reason is not None:
+            hint = "" if allowed else "; if the tool really lives there, set allow_private_network"
+            raise CatalogError(
+                f"{where}/base_url: the gateway does not connect to {address} "
+                f"({reason} address){hint}"
+            )
 
     @staticmethod
     def _data_subjects(entry: dict, where: str) -> list[str]:

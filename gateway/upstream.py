@@ -1,23 +1,31 @@
 """Outbound HTTP to vendors: safe URLs, filtered headers, one pooled session per tool.
 
-Every call to a vendor goes through here: redirects are never followed, timeouts are
-always set, hop-by-hop headers and the app's own credentials never leave, and the
-upstream path cannot climb out of the tool's base URL.
+Every call to a vendor goes through here: redirects are never followed, timeouts and a
+deadline for the whole answer are always set, the answer's size is capped, hop-by-hop
+headers, the app's own credentials and headers that would change the call's meaning
+never leave, cookies never come back, and the upstream path cannot climb out of the
+tool's base URL. However the call fails, the failure is an :class:`UpstreamFailure`.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from http.client import HTTPException
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError
+from urllib3.exceptions import HTTPError, MaxRetryError, ProtocolError, ReadTimeoutError
 from urllib3.util import Retry
+
+from gateway.deadline import deadline
+from gateway.vendor_connections import AddressRefused, VettedAdapter
+
+logger = logging.getLogger(__name__)
 
 HOP_BY_HOP = frozenset(
     {
@@ -36,16 +44,62 @@ HOP_BY_HOP = frozenset(
 NOT_FORWARDED = frozenset(
     {"host", "authorization", "cookie", "content-length", "x-purpose", "x-tcf-consent"}
 )
-#: Response headers the gateway sets itself.
-NOT_RETURNED = frozenset({"content-length", "x-request-id", "gatehouse-decision"})
+#: Request headers that would make a vendor (or the proxies in front of it) read the call
+#: as another method or path than the one policy allowed, or the app as another client.
+MEANING_CHANGING = frozenset(
+    {
+        "x-http-method-override",
+        "x-http-method",
+        "x-method-override",
+        "x-original-method",
+        "x-original-url",
+        "x-original-uri",
+        "x-rewrite-url",
+        "x-override-url",
+        "x-original-host",
+        "x-host",
+        "forwarded",
+        "x-real-ip",
+        "x-client-ip",
+        "true-client-ip",
+        "client-ip",
+        "x-cluster-client-ip",
+    }
+)
+#: Any X-Forwarded-For/-Host/-Proto/-Prefix/...: the app's claims about where it calls from.
+MEANING_CHANGING_PREFIX = "x-forwarded-"
+#: Response headers the gateway sets itself, and cookies: the vendor's session with the
+#: gateway is not the app's, and the app must not hold state the gateway cannot see.
+NOT_RETURNED = frozenset(
+    {"content-length", "x-request-id", "gatehouse-decision", "set-cookie", "set-cookie2"}
+)
+
+#: How much of a vendor's answer is read at a time (the size cap is checked after each).
+READ_CHUNK_BYTES = 64 * 1024
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 #: Characters left unescaped when re-encoding a decoded path (RFC 3986 pchar and "/").
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
+class ResponseTooLarge(Exception):
+    """The vendor's answer is larger than ``GATEHOUSE_UPSTREAM_MAX_RESPONSE_BYTES``."""
+
+
 class UnsafePath(ValueError):
     """The requested upstream path would leave the tool's base URL."""
+
+
+#: Everything sending a request and reading its answer can raise: requests' own errors,
+#: urllib3's and the socket's while the body is read, and what this module raises.
+SEND_FAILURES = (
+    requests.RequestException,
+    HTTPError,
+    HTTPException,
+    OSError,  # TimeoutError included
+    AddressRefused,
+    ResponseTooLarge,
+)
 
 
 class UpstreamFailure(Exception):
@@ -110,8 +164,12 @@ def forwarded_request_headers(
 ) -> dict[str, str]:
     """The app's headers that may reach the vendor; ``also_drop`` are lower-case names."""
     named_by_connection = _connection_tokens(headers.get("Connection", ""))
-    dropped = HOP_BY_HOP | NOT_FORWARDED | also_drop | named_by_connection
-    return {name: value for name, value in headers.items() if name.lower() not in dropped}
+    dropped = HOP_BY_HOP | NOT_FORWARDED | MEANING_CHANGING | also_drop | named_by_connection
+    return {
+        name: value
+        for name, value in headers.items()
+        if name.lower() not in dropped and not name.lower().startswith(MEANING_CHANGING_PREFIX)
+    }
 
 
 def returned_response_headers(headers: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -131,43 +189,51 @@ class UpstreamPool:
     """One ``requests.Session`` per tool, so connections to a vendor are reused."""
 
     def __init__(
-        self, connect_timeout: float, read_timeout: float, pool_size: int, retries: int = 0
+        self,
+        connect_timeout: float,
+        read_timeout: float,
+        pool_size: int,
+        retries: int = 0,
+        deadline: float = 60.0,
+        max_response_bytes: int = 8 * 1024 * 1024,
     ) -> None:
         self._timeout = (connect_timeout, read_timeout)
         self._pool_size = pool_size
         self._retries = retries
-        self._sessions: dict[str, requests.Session] = {}
+        self._deadline = deadline
+        self._max_response_bytes = max_response_bytes
+        self._sessions: dict[tuple[str, bool], requests.Session] = {}
         self._lock = threading.Lock()
 
     def send(
-        self, tool: str, method: str, url: str, headers: dict[str, str], body: bytes
+        self,
+        tool: str,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes,
+        allow_private_network: bool = False,
     ) -> UpstreamResponse:
+        """The vendor's answer, or :class:`UpstreamFailure` however the call goes wrong."""
         started = time.perf_counter()
-        try:
-            response = self._session(tool).request(
-                method,
-                url,
-                headers=headers,
-                data=body or None,
-                timeout=self._timeout,
-                allow_redirects=False,
-                stream=True,
-            )
-            with response:
-                content = response.raw.read(decode_content=False)
-        except requests.RequestException as exc:
-            status, slug, detail = (
-                (504, "upstream-timeout", "the tool did not answer in time")
-                if isinstance(exc, requests.Timeout)
-                else (502, "upstream-unreachable", "the tool could not be reached")
-            )
-            # A MaxRetryError: every connection attempt was used up. Any other failure came
-            # after a connection was made, and urllib3 does not say how many tries that
-            # took (rarely more than one), so it counts as none.
-            cause = exc.args[0] if exc.args else None
-            retries = self._retries if isinstance(cause, MaxRetryError) else 0
-            elapsed = time.perf_counter() - started
-            raise UpstreamFailure(status, slug, detail, elapsed, retries) from exc
+        session = self._session(tool, allow_private_network)
+        with deadline(self._deadline) as watch:
+            try:
+                response = session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    data=body or None,
+                    timeout=self._timeout,
+                    allow_redirects=False,
+                    stream=True,
+                )
+                with response:
+                    content = self._read_capped(response)
+                if watch.expired:  # a body that ends when the connection does looks whole
+                    raise TimeoutError("the deadline cut the response")
+            except SEND_FAILURES as exc:
+                raise self._failure(tool, exc, watch.expired, started) from exc
         history = getattr(response.raw.retries, "history", ())
         return UpstreamResponse(
             status=response.status_code,
@@ -177,15 +243,47 @@ class UpstreamPool:
             retries=len(history),
         )
 
-    def _session(self, tool: str) -> requests.Session:
-        session = self._sessions.get(tool)
+    def _read_capped(self, response: requests.Response) -> bytes:
+        """The body as sent (not decoded), or :class:`ResponseTooLarge` past the cap."""
+        declared = response.raw.length_remaining  # None if unsaid; 0 for HEAD, 204 and 304
+        if declared is not None and declared > self._max_response_bytes:
+            raise ResponseTooLarge(declared)
+        chunks, size = [], 0
+        for chunk in response.raw.stream(READ_CHUNK_BYTES, decode_content=False):
+            size += len(chunk)
+            if size > self._max_response_bytes:
+                raise ResponseTooLarge(size)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _failure(self, tool: str, exc: Exception, expired: bool, started: float) -> UpstreamFailure:
+        status, slug, detail = _classify(exc, expired)
+        # Not the exception's text: urllib3 puts the URL in it, with any vendor key in the
+        # query. An address refusal names only the host and the address, which IT needs.
+        logger.warning(
+            "call to tool %r failed: %s (%s)",
+            tool,
+            slug,
+            exc if isinstance(exc, AddressRefused) else _failure_name(exc),
+        )
+        # A MaxRetryError: every connection attempt was used up. Any other failure came
+        # after a connection was made, and urllib3 does not say how many tries that took
+        # (rarely more than one), so it counts as none.
+        cause = exc.args[0] if isinstance(exc, requests.RequestException) and exc.args else None
+        retries = self._retries if isinstance(cause, MaxRetryError) else 0
+        return UpstreamFailure(status, slug, detail, time.perf_counter() - started, retries)
+
+    def _session(self, tool: str, allow_private_network: bool) -> requests.Session:
+        # Keyed by the flag too: when IT changes it, the next call gets a fresh session.
+        key = (tool, allow_private_network)
+        session = self._sessions.get(key)
         if session is None:
             with self._lock:
-                session = self._sessions.get(tool) or self._new_session()
-                self._sessions[tool] = session
+                session = self._sessions.get(key) or self._new_session(allow_private_network)
+                self._sessions[key] = session
         return session
 
-    def _new_session(self) -> requests.Session:
+    def _new_session(self, allow_private_network: bool) -> requests.Session:
         session = requests.Session()
         session.trust_env = False  # no proxy variables or .netrc credentials from the host
         session.headers.clear()  # forward the app's headers, not requests' defaults
@@ -201,7 +299,39 @@ class UpstreamPool:
             raise_on_redirect=False,
             raise_on_status=False,
         )
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self._pool_size, max_retries=retry)
+        adapter = VettedAdapter(
+            allow_private_network,
+            pool_connections=1,
+            pool_maxsize=self._pool_size,
+            max_retries=retry,
+        )
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         return session
+
+
+def _failure_name(exc: Exception) -> str:
+    """The exception's type, and that of what it wraps, e.g. ``ConnectionError/ProtocolError``."""
+    cause = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
+    return type(exc).__name__ + (f"/{type(cause).__name__}" if cause is not None else "")
+
+
+def _classify(exc: Exception, expired: bool) -> tuple[int, str, str]:
+    """Status, problem slug and detail for a failed call; no vendor text reaches the app."""
+    cause = exc.args[0] if isinstance(exc, requests.ConnectionError) and exc.args else exc
+    if isinstance(exc, AddressRefused):
+        return (
+            502,
+            "upstream-address-refused",
+            f"the tool's host resolves to an address this tool may not reach ({exc.reason}); "
+            "IT can allow private networks for the tool",
+        )
+    if isinstance(exc, ResponseTooLarge):
+        return 502, "upstream-response-too-large", "the tool's answer is larger than allowed"
+    if expired or isinstance(exc, requests.Timeout | TimeoutError | ReadTimeoutError):
+        return 504, "upstream-timeout", "the tool did not answer in time"
+    if isinstance(cause, ProtocolError | HTTPException) or not isinstance(
+        exc, requests.RequestException
+    ):
+        return 502, "upstream-bad-response", "the tool's answer was cut off or malformed"
+    return 502, "upstream-unreachable", "the tool could not be reached"

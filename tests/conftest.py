@@ -184,6 +184,7 @@ def demo_document(sandbox_url: str, status: str = "approved") -> dict:
                 "name": "Mailchimp",
                 "connector": "mailchimp",
                 "base_url": f"{sandbox_url}/mailchimp/3.0",
+                "allow_private_network": True,  # the sandbox listens on loopback
                 "status": status,
                 "country": "US",
                 "transfer_basis": "dpf",

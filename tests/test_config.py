@@ -17,6 +17,19 @@ def test_defaults(tmp_path):
     assert config.redis_url is None
     assert config.token_ttl_seconds == 600
     assert config.demo is False
+    assert config.upstream_deadline == 60.0
+    assert config.upstream_max_response_bytes == 8 * 1024 * 1024
+
+
+def test_vendor_answer_limits_come_from_the_environment():
+    config = Config.from_env(
+        {
+            **SECRETS,
+            "GATEHOUSE_UPSTREAM_DEADLINE": "12.5",
+            "GATEHOUSE_UPSTREAM_MAX_RESPONSE_BYTES": "65536",
+        }
+    )
+    assert (config.upstream_deadline, config.upstream_max_response_bytes) == (12.5, 65536)
 
 
 @pytest.mark.parametrize(
@@ -27,6 +40,12 @@ def test_defaults(tmp_path):
         ("DEMO", "maybe", "GATEHOUSE_DEMO must be true or false"),
         ("ENCRYPTION_KEYS", "short", "GATEHOUSE_ENCRYPTION_KEYS: key 1 is not a Fernet key"),
         ("UPSTREAM_READ_TIMEOUT", "0", "GATEHOUSE_UPSTREAM_READ_TIMEOUT must be at least"),
+        ("UPSTREAM_DEADLINE", "soon", "GATEHOUSE_UPSTREAM_DEADLINE must be a float"),
+        (
+            "UPSTREAM_MAX_RESPONSE_BYTES",
+            "100",
+            "GATEHOUSE_UPSTREAM_MAX_RESPONSE_BYTES must be at least 1024, not 100",
+        ),
     ],
 )
 def test_bad_values_name_the_variable(name, value, message):

@@ -46,6 +46,7 @@ def catalog(vendor: str, sandbox_url: str) -> dict:
                 "name": spec.name,
                 "connector": vendor,
                 "base_url": sandbox_url + samples(vendor)["base_path"],
+                "allow_private_network": True,  # the sandbox listens on loopback
                 "status": "approved",
                 "country": "IE",
                 "credentials": dict(vendor_modules()[vendor].CREDENTIALS),

@@ -50,6 +50,7 @@ def acme(tmp_path, config, upstream):
             "name": "Acme",
             "connector": "acme",
             "base_url": upstream.url,
+            "allow_private_network": True,  # the recording upstream listens on loopback
             "status": "approved",
             "country": "IE",
             "credentials": {"api_key": "vendor-key"},

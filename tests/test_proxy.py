@@ -202,6 +202,7 @@ def generic_tool(base_url: str) -> dict:
         "name": "Echo",
         "connector": "generic",
         "base_url": base_url,
+        "allow_private_network": True,  # the recording upstream listens on loopback
         "status": "approved",
         "credentials": {"token": "vendor-token"},
         "spec": {

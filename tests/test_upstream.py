@@ -86,3 +86,31 @@ def test_response_headers_lose_hop_by_hop_and_our_own():
         }
     )
     assert kept == [("Content-Type", "application/json"), ("Content-Encoding", "gzip")]
+
+
+def test_request_headers_lose_overrides_rewrites_and_forwarding_claims():
+    headers = forwarded_request_headers(
+        {
+            "X-HTTP-Method-Override": "DELETE",
+            "x-method-override": "PUT",
+            "X-Original-URL": "/admin",
+            "X-Rewrite-URL": "/admin",
+            "X-Forwarded-For": "10.0.0.1",
+            "X-Forwarded-Anything-New": "1",
+            "Forwarded": "for=10.0.0.1",
+            "X-Real-IP": "10.0.0.1",
+            "X-Forwarding-Note": "not a forwarding header, kept",
+            "Accept": "application/json",
+        }
+    )
+    assert headers == {
+        "X-Forwarding-Note": "not a forwarding header, kept",
+        "Accept": "application/json",
+    }
+
+
+def test_response_headers_lose_cookies():
+    kept = returned_response_headers(
+        {"Set-Cookie": "session=vendor", "SET-COOKIE2": "old=style", "X-Vendor": "kept"}
+    )
+    assert kept == [("X-Vendor", "kept")]

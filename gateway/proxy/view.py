@@ -38,6 +38,7 @@ from gateway.upstream import (
     forwarded_request_headers,
     upstream_url,
 )
+from gateway.vendor_connections import AddressRefused
 from policies.consent import consent_states
 from policies.decision import Decision, Verdict
 from policies.engine import decide
@@ -69,9 +70,12 @@ class ProxyServices:
                 config.upstream_read_timeout,
                 config.upstream_pool_size,
                 config.upstream_retries,
+                config.upstream_deadline,
+                config.upstream_max_response_bytes,
             ),
             vendor_tokens=VendorTokens(
-                (config.upstream_connect_timeout, config.upstream_read_timeout)
+                (config.upstream_connect_timeout, config.upstream_read_timeout),
+                config.upstream_deadline,
             ),
             pepper=config.pepper,
         )
@@ -231,7 +235,7 @@ def _outgoing(services: ProxyServices, tool: ToolView, path: str) -> tuple[dict[
             headers,
             params,
             lambda strategy, credentials: services.vendor_tokens.token(
-                strategy, credentials, tool.base_url
+                strategy, credentials, tool.base_url, tool.allow_private_network
             ),
         )
         url = upstream_url(
@@ -251,6 +255,15 @@ def _outgoing(services: ProxyServices, tool: ToolView, path: str) -> tuple[dict[
         raise refusal(
             502, "vendor-auth-failed", "Vendor authentication failed", "vendor_auth", str(exc)
         ) from exc
+    except AddressRefused as exc:  # the vendor's token endpoint, before any call
+        raise refusal(
+            502,
+            "upstream-address-refused",
+            "Tool address refused",
+            "upstream_address",
+            "the tool's token endpoint resolves to an address this tool may not reach "
+            f"({exc.reason})",
+        ) from exc
     return headers, url
 
 
@@ -263,7 +276,12 @@ def _forward(services: ProxyServices, draft: ExchangeDraft, plan: Plan, started:
     verdict = plan.decision.verdict.value
     try:
         answer = services.upstream.send(
-            plan.tool.slug, draft.method, plan.url, plan.headers, plan.body
+            plan.tool.slug,
+            draft.method,
+            plan.url,
+            plan.headers,
+            plan.body,
+            plan.tool.allow_private_network,
         )
     except UpstreamFailure as failure:
         services.log.complete(

@@ -18,7 +18,6 @@ from flask import Flask, Response, current_app, g, request
 from catalog.snapshot import CatalogSnapshot, ToolView
 from connectors.auth import CredentialMissing
 from connectors.pointers import remove
-from connectors.vendor_tokens import VendorAuthError, VendorTokens
 from gateway.audit.log import AuditUnavailable, ExchangeDraft, ExchangeLog, Result
 from gateway.audit.writer import AuditWriter, audit_engine
 from gateway.db import db, utcnow
@@ -39,6 +38,7 @@ from gateway.upstream import (
     upstream_url,
 )
 from gateway.vendor_connections import AddressRefused
+from gateway.vendor_tokens import VendorAuthError, VendorTokens
 from policies.consent import consent_states
 from policies.decision import Decision, Verdict
 from policies.engine import decide

@@ -74,25 +74,31 @@ def _from_unexpected(error: Exception) -> Response:
     )
 
 
-def database_unavailable() -> Problem:
+DATABASE_UNAVAILABLE = "the gateway cannot reach its database just now; try again later"
+
+
+def database_unavailable(reasons: list[dict] | None = None) -> Problem:
     return Problem(
         503,
         "database-unavailable",
         "Database unavailable",
-        "the gateway cannot reach its database just now; try again later",
+        DATABASE_UNAVAILABLE,
+        reasons=reasons or [],
         headers={"Retry-After": "5"},
     )
 
 
 @contextmanager
 def database_errors_as_problem() -> Iterator[None]:
-    """Turns a database that cannot be reached into :func:`database_unavailable`, for
-    callers that handle problems themselves (the proxy records them)."""
+    """Turns a database that cannot be reached into :func:`database_unavailable`, with
+    the rule that refused, for callers that handle problems themselves: the proxy
+    records them."""
     try:
         yield
     except UNAVAILABLE as exc:
         logger.warning("database unavailable: %s", exc, extra={"request_id": g.get("request_id")})
-        raise database_unavailable() from exc
+        reason = {"rule": "database_unavailable", "message": DATABASE_UNAVAILABLE}
+        raise database_unavailable([reason]) from exc
 
 
 def _from_unavailable_database(error: Exception) -> Response:

@@ -17,6 +17,15 @@ def test_defaults(tmp_path):
     assert config.redis_url is None
     assert config.token_ttl_seconds == 600
     assert config.demo is False
+    assert (config.database_timeout, config.audit_timeout) == (3.0, 3.0)
+    assert config.limit_statements is True
+
+
+def test_the_waits_for_the_database_are_set_from_the_environment():
+    config = Config.from_env(
+        {**SECRETS, "GATEHOUSE_DATABASE_TIMEOUT": "1.5", "GATEHOUSE_AUDIT_TIMEOUT": "2"}
+    )
+    assert (config.database_timeout, config.audit_timeout) == (1.5, 2.0)
 
 
 @pytest.mark.parametrize(
@@ -27,6 +36,8 @@ def test_defaults(tmp_path):
         ("DEMO", "maybe", "GATEHOUSE_DEMO must be true or false"),
         ("ENCRYPTION_KEYS", "short", "GATEHOUSE_ENCRYPTION_KEYS: key 1 is not a Fernet key"),
         ("UPSTREAM_READ_TIMEOUT", "0", "GATEHOUSE_UPSTREAM_READ_TIMEOUT must be at least"),
+        ("DATABASE_TIMEOUT", "0", "GATEHOUSE_DATABASE_TIMEOUT must be at least 0.1"),
+        ("AUDIT_TIMEOUT", "soon", "GATEHOUSE_AUDIT_TIMEOUT must be a float"),
     ],
 )
 def test_bad_values_name_the_variable(name, value, message):

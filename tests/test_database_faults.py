@@ -373,4 +373,5 @@ def test_a_consent_lookup_past_the_statement_timeout_is_refused_and_recorded(
             503,
             "database-unavailable",
         )
+        assert record.reasons[0]["rule"] == "database_unavailable"
         assert gateway.call().status_code == 200

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, String
@@ -21,7 +23,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, String
 from gateway.audit.models import ExchangeRecord, ExchangeSubject
 from gateway.db import UTCDateTime
 
-#: What stands for a character no database column may hold (NUL, unpaired surrogates).
+#: What stands for a character no database column may hold (NUL, surrogates).
 REPLACEMENT = "\ufffd"
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 INT32 = (-(2**31), 2**31 - 1)
@@ -31,10 +33,8 @@ SUBJECT_KEY_LENGTH = ExchangeSubject.__table__.c.subject_key.type.length
 
 def fit_values(values: dict[str, Any]) -> dict[str, Any]:
     """``values`` (columns of ``exchanges`` by name) as the database will take them."""
-    columns = ExchangeRecord.__table__.c
     return {
-        name: _fit(columns[name], value) if name in columns else value
-        for name, value in values.items()
+        name: _FITTERS[name](value) if name in _FITTERS else value for name, value in values.items()
     }
 
 
@@ -45,25 +45,33 @@ def check_subject_keys(keys: list[str]) -> None:
             raise ValueError(f"not a subject key: {key!r:.80}")
 
 
-def _fit(column, value: Any) -> Any:
-    if value is None:
-        if not column.nullable:
-            raise ValueError(f"exchange record without {column.key}")
-        return None
+def _fitter(column) -> Callable[[Any], Any]:
+    """The function that fits a value to ``column``, chosen once per column: fitting
+    runs for every record, in the request's thread."""
     kind = column.type
     if isinstance(kind, Boolean):
-        return _typed(column, value, bool)
-    if isinstance(kind, Integer):  # BigInteger included
-        return _bounded(column, value, INT64 if isinstance(kind, BigInteger) else INT32)
-    if isinstance(kind, Float):
-        return _finite(column, value)
-    if isinstance(kind, String):
-        return _text(_typed(column, value, str), kind)
-    if isinstance(kind, JSON):
-        return _json(value)
-    if isinstance(kind, UTCDateTime):
-        return _typed(column, value, datetime)
-    return value
+        fit = partial(_typed, column, kind=bool)
+    elif isinstance(kind, Integer):  # BigInteger included
+        fit = partial(_bounded, column, bounds=INT64 if isinstance(kind, BigInteger) else INT32)
+    elif isinstance(kind, Float):
+        fit = partial(_finite, column)
+    elif isinstance(kind, String):
+        fit = partial(_text, column, length=kind.length)
+    elif isinstance(kind, JSON):
+        fit = _json
+    elif isinstance(kind, UTCDateTime):
+        fit = partial(_typed, column, kind=datetime)
+    else:
+        return lambda value: value
+    return partial(_unless_null, column, fit)
+
+
+def _unless_null(column, fit: Callable[[Any], Any], value: Any) -> Any:
+    if value is not None:
+        return fit(value)
+    if not column.nullable:
+        raise ValueError(f"exchange record without {column.key}")
+    return None
 
 
 def _typed(column, value: Any, kind: type) -> Any:
@@ -86,14 +94,16 @@ def _finite(column, value: Any) -> float:
     return value
 
 
-def _text(value: str, kind: String) -> str:
-    cleaned = _clean(value)
-    return cleaned[: kind.length] if kind.length else cleaned
+def _text(column, value: Any, length: int | None) -> str:
+    cleaned = _clean(_typed(column, value, str))
+    return cleaned[:length] if length else cleaned
 
 
 def _clean(text: str) -> str:
-    """NUL and unpaired surrogates replaced: PostgreSQL's text holds neither, and JSON
-    in UTF-8 cannot spell a lone surrogate."""
+    """NUL and surrogates replaced: PostgreSQL's text holds neither, and UTF-8 cannot
+    spell a surrogate."""
+    if text.isascii() and "\0" not in text:  # nearly always: no copy
+        return text
     return _UNSTORABLE.sub(REPLACEMENT, text)
 
 
@@ -108,3 +118,6 @@ def _json(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"a JSON value must be finite, not {value}")
     return value
+
+
+_FITTERS = {column.key: _fitter(column) for column in ExchangeRecord.__table__.c}

@@ -319,7 +319,7 @@ def _unavailable(error: Exception) -> bool:
     return isinstance(error, _UNAVAILABLE)
 
 
-_UNAVAILABLE = (*UNAVAILABLE, psycopg.OperationalError, psycopg.InterfaceError, TimeoutError)
+_UNAVAILABLE = (*UNAVAILABLE, psycopg.OperationalError, psycopg.InterfaceError)
 
 
 def _fail(batch: list[_Prepared], error: Exception) -> None:

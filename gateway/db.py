@@ -27,7 +27,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -133,8 +133,10 @@ def make_engine(
         event.listen(engine, "connect", _tune_sqlite)
         return engine
     connect_args = {"connect_timeout": max(math.ceil(timeout), _LIBPQ_SHORTEST_CONNECT)}
-    if statement_timeout is not None:
-        connect_args["options"] = f"-c statement_timeout={round(statement_timeout * 1000)}"
+    if statement_timeout is not None:  # added to the URL's own options, if any
+        given = make_url(url).query.get("options", "")
+        limit = f"-c statement_timeout={round(statement_timeout * 1000)}"
+        connect_args["options"] = f"{given} {limit}".strip()
     return create_engine(
         url,
         pool_size=pool_size,

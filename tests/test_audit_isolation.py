@@ -93,7 +93,7 @@ def chains_verify(app) -> bool:
         return audit_verify(db.session).ok
 
 
-def test_an_entry_the_database_refuses_fails_alone_in_its_batch(app, writer):
+def test_an_entry_the_database_refuses_fails_alone_in_its_batch(app, writer, caplog):
     """A duplicate request id (which no fitting can foresee) in a batch with valid
     records and a completion: only it fails, and it takes no sequence number."""
     opened = writer.submit(NewRecord(fields("opened", decision="allow"), [], [])).result(10)
@@ -112,6 +112,7 @@ def test_an_entry_the_database_refuses_fails_alone_in_its_batch(app, writer):
             results.append(receipt.result(timeout=10))
         except Exception as exc:
             results.append(exc)
+    assert "a batch of 4 audit entries failed: each alone" in caplog.text
     assert results[0] == opened + 1
     assert isinstance(results[1], IntegrityError | psycopg.IntegrityError)  # SQLite, PostgreSQL
     assert results[2] == opened

@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from gateway.app import create_app
 from gateway.audit.models import ExchangeRecord
 from gateway.audit.verify import verify as audit_verify
+from gateway.audit.writer import Receipt
 from gateway.config import Config
 from gateway.db import db, make_engine
 from gateway.migrate import upgrade
@@ -398,3 +399,21 @@ def test_a_consent_lookup_past_the_statement_timeout_is_refused_and_recorded(
         )
         assert record.reasons[0]["rule"] == "database_unavailable"
         assert gateway.call().status_code == 200
+
+
+@pytest.mark.parametrize("settled_first", [True, False])
+def test_a_receipt_given_up_on_acts_once_if_written_and_never_if_refused(settled_first):
+    """Whether the writer settles the entries before or after their requests give up."""
+    written, refused, acted = Receipt(), Receipt(), []
+
+    def settle() -> None:
+        written.set_result(7)
+        refused.set_exception(RuntimeError("refused"))
+
+    if settled_first:
+        settle()
+    for receipt in (written, refused):
+        receipt.if_written_later(acted.append)
+    if not settled_first:
+        settle()
+    assert acted == [7]

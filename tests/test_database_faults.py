@@ -39,6 +39,7 @@ from tests.conftest import (
 )
 from tests.test_audit_isolation import chain_lock_held
 from tests.test_proxy import MEMBER, MEMBERS_PATH, assert_problem
+from tests.test_readme import free_port
 
 #: The waits of these tests: a call gives up after at most about two database waits
 #: (the consent lookup, and a snapshot check) and one wait for its record.
@@ -221,10 +222,10 @@ class StallingRelay:
     relays and accepts new ones that it never answers, as a hung server or a dead
     host behind a load balancer does."""
 
-    def __init__(self, target: tuple[str, int]) -> None:
+    def __init__(self, target: tuple[str, int], port: int = 0) -> None:
         self.target = target
         self.stalled = False
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener = socket.create_server(("127.0.0.1", port))
         self.port = self._listener.getsockname()[1]
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -354,6 +355,43 @@ def test_a_record_written_after_its_call_gave_up_says_it_was_not_forwarded(confi
     finally:
         live.stop()
         close(app)
+
+
+def test_a_gateway_started_while_its_database_is_down_serves_once_it_is_up(
+    app, gateway, config, database_url, upstream
+):
+    """Its database's port closed at start: 503s (never 500) until a server listens
+    there, then service, without a restart."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        pytest.skip("a database server that comes up later; SQLite has none")
+    proxy_app = apply(app, demo_document(upstream.url), {"MC_KEY": SANDBOX_MAILCHIMP_KEY})
+    grant_consent(app, "marketing.communications.email", "ada@example.com")
+    token = get_token(gateway, proxy_app.new_clients[0])  # from an instance that is up
+    port = free_port()
+    settings = config.with_overrides(
+        database_url=url.set(host="127.0.0.1", port=port).render_as_string(hide_password=False),
+        database_timeout=DATABASE_TIMEOUT,
+        audit_timeout=AUDIT_TIMEOUT,
+    )
+    late = create_app(settings)
+    live = serve(late)
+    started = Gateway(late, live.url, proxy=token)
+    relay = None
+    try:
+        for call in (started.call, started.ping, lambda: started.get("/readyz")):
+            response, took = timed(call)
+            assert response.status_code == 503, response.text
+            assert took < 1
+        relay = StallingRelay((url.host or "127.0.0.1", url.port or 5432), port)
+        assert started.get("/readyz").status_code == 200
+        assert started.call().status_code == 200
+        assert [r["path"] for r in upstream.requests] == ["/mailchimp/3.0/lists/a1b2c3d4e5/members"]
+    finally:
+        live.stop()
+        close(late)
+        if relay is not None:
+            relay.close()
 
 
 def _completed_record(app, request_id: str) -> ExchangeRecord:

@@ -201,4 +201,6 @@ def test_poisoned_calls_of_one_app_leave_another_apps_calls_whole(app, gateway, 
     assert len(upstream.requests) == 60
     records = stored(app)
     assert len(records) == 120
+    assert {r.tool for r in records.values()} == {"echo", f"ec{REPLACEMENT}ho"}
+    assert max(r.bytes_in for r in records.values()) == 2**31 - 1
     assert chains_verify(app)

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 import requests
@@ -29,7 +29,6 @@ from gateway.db import db, make_engine
 from gateway.migrate import upgrade
 from tests.conftest import (
     SANDBOX_MAILCHIMP_KEY,
-    AppCredentials,
     apply,
     close,
     demo_document,
@@ -57,7 +56,6 @@ class Gateway:
     url: str
     proxy: str = ""
     api: str = ""
-    _stop: list = field(default_factory=list)
 
     def call(self) -> requests.Response:
         """A call that needs a consent lookup: Ada's subscription."""
@@ -109,7 +107,7 @@ def gateway_on(config: Config, vendor_url: str) -> Iterator[Gateway]:
         grant_consent(app, "marketing.communications.email", "ada@example.com")
         gateway = Gateway(app, live.url)
         gateway.proxy = get_token(live.url, proxy_app)
-        gateway.api = get_token(live.url, AppCredentials(auditor.client_id, auditor.client_secret))
+        gateway.api = get_token(live.url, auditor)
         yield gateway
     finally:
         live.stop()
@@ -156,7 +154,7 @@ def outage_database(config, database_url) -> Iterator[str]:
 @contextmanager
 def outage(database_url: str) -> Iterator[None]:
     """PostgreSQL: the database refuses connections and its backends are ended (as in a
-    restart). SQLite: another process holds the write lock."""
+    restart). SQLite: another connection holds the write lock."""
     engine = make_engine(database_url)
     if engine.dialect.name != "postgresql":
         with chain_lock_held(engine):

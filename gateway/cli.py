@@ -21,7 +21,7 @@ from connectors.openapi import OpenAPIError, draft_spec
 from connectors.registry import SpecError, load_spec_file, spec_files
 from gateway.app import create_app
 from gateway.audit_commands import audit_group, duration
-from gateway.config import ConfigError, connector_folders_from_env
+from gateway.config import Config, ConfigError, connector_folders_from_env
 from gateway.consent_commands import consent_group
 from gateway.db import db, utcnow
 from gateway.declarative import CatalogError, apply_document, export_document
@@ -36,8 +36,8 @@ from policies.policy import PolicyError, load_policy
 
 
 def _create_app_or_explain():
-    try:
-        return create_app()
+    try:  # no bound on statements: migrating, verifying or pruning may take long
+        return create_app(Config.from_env().with_overrides(limit_statements=False))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
 

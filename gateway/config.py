@@ -17,6 +17,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from connectors.registry import SPECS_DIR
+from gateway.db import DEFAULT_TIMEOUT
 from policies.policy import POLICY_PATH
 
 PREFIX = "GATEHOUSE_"
@@ -56,6 +57,14 @@ class Config:
     policy_file: Path = POLICY_PATH
     #: Exchange records older than this many days may be pruned (None: kept for ever).
     audit_retention_days: int | None = None
+    #: Seconds to wait for the database: to connect, for a pooled connection, for a lock
+    #: (SQLite) and, on PostgreSQL, for each statement (see ``limit_statements``).
+    database_timeout: float = DEFAULT_TIMEOUT
+    #: Whether each statement is bounded by ``database_timeout``: yes when serving
+    #: requests; not for CLI commands (migrations, verifying, pruning may take longer).
+    limit_statements: bool = True
+    #: Seconds a request waits for its exchange record to be committed; 503 after.
+    audit_timeout: float = 3.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Config:
@@ -89,6 +98,8 @@ class Config:
             connector_folders=connector_folders_from_env(environ),
             policy_file=env.file("POLICY_FILE", POLICY_PATH),
             audit_retention_days=env.integer("AUDIT_RETENTION_DAYS", 0, low=0) or None,
+            database_timeout=env.number("DATABASE_TIMEOUT", cls.database_timeout, low=0.1),
+            audit_timeout=env.number("AUDIT_TIMEOUT", cls.audit_timeout, low=0.1),
         )
 
     @property

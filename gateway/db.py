@@ -9,6 +9,7 @@ unit of work commits once. Models that feed an in-memory snapshot name it in
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -25,7 +26,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -103,12 +105,46 @@ def read_versions(session: Session) -> dict[str, int]:
     return {name: version for name, version in rows}
 
 
-def make_engine(url: str, pool_size: int = 10) -> Engine:
+#: What the database raises when it cannot be reached in time, as opposed to refusing
+#: what it was sent: connection refused or lost, a timeout, a lock not had, no pooled
+#: connection free. A request answers 503 ``database-unavailable`` for these.
+UNAVAILABLE = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    sa_exc.DisconnectionError,
+)
+#: Seconds to wait for the database (``GATEHOUSE_DATABASE_TIMEOUT``), unless told.
+DEFAULT_TIMEOUT = 3.0
+#: libpq waits at least this long for a connection, whatever it is told.
+_LIBPQ_SHORTEST_CONNECT = 2
+
+
+def make_engine(
+    url: str,
+    pool_size: int = 10,
+    timeout: float = DEFAULT_TIMEOUT,
+    statement_timeout: float | None = None,
+) -> Engine:
+    """``timeout`` bounds the wait for a connection (to connect; for a free one of the pool;
+    SQLite: for a lock); ``statement_timeout`` (PostgreSQL), for each statement."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 15})
+        engine = create_engine(url, connect_args={"timeout": timeout}, pool_timeout=timeout)
         event.listen(engine, "connect", _tune_sqlite)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    connect_args = {"connect_timeout": max(math.ceil(timeout), _LIBPQ_SHORTEST_CONNECT)}
+    if statement_timeout is not None:  # added to the URL's own options, if any
+        given = make_url(url).query.get("options", "")
+        limit = f"-c statement_timeout={round(statement_timeout * 1000)}"
+        connect_args["options"] = f"{given} {limit}".strip()
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=timeout,
+        connect_args=connect_args,
+    )
 
 
 def _tune_sqlite(dbapi_connection, connection_record) -> None:
@@ -134,7 +170,11 @@ class Database:
         config = app.extensions["gatehouse.config"]
         if config.database_url.startswith("sqlite:///"):
             config.instance_path.mkdir(parents=True, exist_ok=True)
-        engine = make_engine(config.database_url)
+        engine = make_engine(
+            config.database_url,
+            timeout=config.database_timeout,
+            statement_timeout=config.database_timeout if config.limit_statements else None,
+        )
         app.extensions["gatehouse.db"] = Connection(
             engine, sessionmaker(engine, expire_on_commit=False)
         )

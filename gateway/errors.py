@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from flask import Flask, Response, g
 from werkzeug.exceptions import HTTPException
+
+from gateway.db import UNAVAILABLE
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://gatehouse.dev/problems/"
@@ -70,6 +74,42 @@ def _from_unexpected(error: Exception) -> Response:
     )
 
 
+DATABASE_UNAVAILABLE = "the gateway cannot reach its database just now; try again later"
+
+
+def database_unavailable(reasons: list[dict] | None = None) -> Problem:
+    return Problem(
+        503,
+        "database-unavailable",
+        "Database unavailable",
+        DATABASE_UNAVAILABLE,
+        reasons=reasons or [],
+        headers={"Retry-After": "5"},
+    )
+
+
+@contextmanager
+def database_errors_as_problem() -> Iterator[None]:
+    """Turns a database that cannot be reached into :func:`database_unavailable`, with
+    the rule that refused, for callers that handle problems themselves: the proxy
+    records them."""
+    try:
+        yield
+    except UNAVAILABLE as exc:
+        logger.warning("database unavailable: %s", exc, extra={"request_id": g.get("request_id")})
+        reason = {"rule": "database_unavailable", "message": DATABASE_UNAVAILABLE}
+        raise database_unavailable([reason]) from exc
+
+
+def _from_unavailable_database(error: Exception) -> Response:
+    """A database that cannot be reached is a passing state, not a bug: 503 (and in the
+    log a line, not a traceback; the driver's message only there)."""
+    logger.warning("database unavailable: %s", error, extra={"request_id": g.get("request_id")})
+    return problem_response(database_unavailable())
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(Problem, problem_response)
+    for unavailable in UNAVAILABLE:
+        app.register_error_handler(unavailable, _from_unavailable_database)
     app.register_error_handler(Exception, _from_unexpected)

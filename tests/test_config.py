@@ -19,6 +19,8 @@ def test_defaults(tmp_path):
     assert config.demo is False
     assert config.upstream_deadline == 60.0
     assert config.upstream_max_response_bytes == 8 * 1024 * 1024
+    assert (config.database_timeout, config.audit_timeout) == (3.0, 3.0)
+    assert config.limit_statements is True
 
 
 def test_vendor_answer_limits_come_from_the_environment():
@@ -30,6 +32,13 @@ def test_vendor_answer_limits_come_from_the_environment():
         }
     )
     assert (config.upstream_deadline, config.upstream_max_response_bytes) == (12.5, 65536)
+
+
+def test_the_waits_for_the_database_are_set_from_the_environment():
+    config = Config.from_env(
+        {**SECRETS, "GATEHOUSE_DATABASE_TIMEOUT": "1.5", "GATEHOUSE_AUDIT_TIMEOUT": "2"}
+    )
+    assert (config.database_timeout, config.audit_timeout) == (1.5, 2.0)
 
 
 @pytest.mark.parametrize(
@@ -46,6 +55,8 @@ def test_vendor_answer_limits_come_from_the_environment():
             "100",
             "GATEHOUSE_UPSTREAM_MAX_RESPONSE_BYTES must be at least 1024, not 100",
         ),
+        ("DATABASE_TIMEOUT", "0", "GATEHOUSE_DATABASE_TIMEOUT must be at least 0.1"),
+        ("AUDIT_TIMEOUT", "soon", "GATEHOUSE_AUDIT_TIMEOUT must be a float"),
     ],
 )
 def test_bad_values_name_the_variable(name, value, message):

@@ -1,9 +1,11 @@
 """Recording exchanges: committed before the vendor is called, completed after.
 
 Records go through the group-commit writer (``gateway.audit.writer``), which extends
-the hash chains; a request waits until its record is committed. When the database
-refuses the write the caller gets :class:`AuditUnavailable` and must not forward
-(fail closed).
+the hash chains; a request waits until its record is committed, for a bounded time
+(``GATEHOUSE_AUDIT_TIMEOUT``). When the database refuses the write, or it is not
+written in time, the caller gets :class:`AuditUnavailable` and must not forward (fail
+closed); a record written after its request stopped waiting is completed as answered
+503 without being forwarded, so that it never reads as allowed and pending.
 """
 
 from __future__ import annotations
@@ -12,14 +14,15 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from gateway.audit.writer import AuditWriter, Completion, NewRecord, Receipt
+from gateway.audit.writer import AuditWriter, Completion, NewRecord, Probe, Receipt
 from gateway.db import utcnow
 from policies.decision import Decision
 
 logger = logging.getLogger(__name__)
 
-#: How long a request waits for its record to be committed before giving up (503).
-COMMIT_TIMEOUT_SECONDS = 10
+#: The problem slug a call gets when its record cannot be written; also the ``error``
+#: of a record written too late for its call, which was answered with it.
+NOT_RECORDED = "audit-unavailable"
 
 
 class AuditUnavailable(Exception):
@@ -64,15 +67,30 @@ class Result:
 
 
 class ExchangeLog:
-    def __init__(self, writer: AuditWriter) -> None:
+    def __init__(self, writer: AuditWriter, timeout: float) -> None:
+        """``timeout``: seconds a request waits for its entry to be committed."""
         self._writer = writer
+        self._timeout = timeout
 
     def close(self) -> None:
         self._writer.close()
 
     def open(self, draft: ExchangeDraft, decision: Decision) -> int:
-        """Durably record an exchange about to be forwarded; returns its sequence number."""
-        return self._wait(self._writer.submit(_new_record(draft, decision, None)))
+        """Durably record an exchange about to be forwarded; returns its sequence number.
+        Raises :class:`AuditUnavailable` if it is not written in time: the caller must
+        answer 503 without forwarding, as the record then says, should it be written."""
+        receipt = self._writer.submit(_new_record(draft, decision, None))
+        try:
+            return self._wait(receipt)
+        except AuditUnavailable:
+            answered = _outcome(_not_forwarded(draft))  # now, as the caller answers
+            receipt.if_written_later(lambda seq: self._writer.submit(Completion(seq, answered)))
+            raise
+
+    def probe(self) -> None:
+        """Raises :class:`AuditUnavailable` unless the log can be written now: the writer
+        runs and takes the chain lock within the timeout."""
+        self._wait(self._writer.submit(Probe()))
 
     def record_refused(self, draft: ExchangeDraft, decision: Decision, result: Result) -> int:
         """Record, in one write, an exchange the gateway answered itself."""
@@ -85,10 +103,9 @@ class ExchangeLog:
         except AuditUnavailable:
             logger.exception("could not record the outcome of exchange %s", seq)
 
-    @staticmethod
-    def _wait(receipt: Receipt) -> int:
+    def _wait(self, receipt: Receipt) -> int:
         try:
-            return receipt.result(timeout=COMMIT_TIMEOUT_SECONDS)
+            return receipt.result(timeout=self._timeout)
         except Exception as exc:  # TimeoutError included
             raise AuditUnavailable from exc
 
@@ -110,6 +127,11 @@ def _new_record(draft: ExchangeDraft, decision: Decision, result: Result | None)
         dropped_keys=list(draft.dropped_subject_keys),
         outcome=_outcome(result) if result else None,
     )
+
+
+def _not_forwarded(draft: ExchangeDraft) -> Result:
+    elapsed = (utcnow() - draft.started_at).total_seconds()
+    return Result(status=503, latency_ms=round(elapsed * 1000, 3), error=NOT_RECORDED)
 
 
 def _outcome(result: Result) -> dict:

@@ -18,6 +18,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psycopg
@@ -35,8 +36,9 @@ from gateway.audit.chain import (
     outcome_link,
     record_link,
 )
+from gateway.audit.fitting import check_subject_keys, fit_values
 from gateway.audit.models import ExchangeRecord, ExchangeSubject, Outcome
-from gateway.db import make_engine
+from gateway.db import DEFAULT_TIMEOUT, UNAVAILABLE, make_engine
 from gateway.metrics import observe_audit_batch
 
 logger = logging.getLogger(__name__)
@@ -50,19 +52,27 @@ class Receipt:
     """What a request waits on until the writer settles it, once: with the sequence
     number, or with the error that kept the entry out of the log. A lock, not a
     ``Future``: with 32 request threads in a process, a Future's condition took about
-    8 us more CPU per record (of about 25 for handing records over and back)."""
+    8 us more CPU per record (of about 25 for handing records over and back).
 
-    __slots__ = ("_error", "_settled", "_value")
+    A request that stops waiting leaves word (:meth:`if_written_later`) of what to do
+    should its entry be written after all."""
+
+    __slots__ = ("_error", "_late", "_settled", "_value")
 
     def __init__(self) -> None:
         self._settled = threading.Lock()
         self._settled.acquire()
         self._value: int | None = None
         self._error: BaseException | None = None
+        #: Holds the callback of a request that gave up; popped (atomically) by whichever
+        #: of the writer and the request sees both the callback and the result.
+        self._late: list[Callable[[int], None]] = []
 
     def set_result(self, value: int) -> None:
         self._value = value
         self._settled.release()
+        if self._late:
+            self._run_late()
 
     def set_exception(self, error: BaseException) -> None:
         self._error = error
@@ -76,6 +86,25 @@ class Receipt:
         if self._error is not None:
             raise self._error
         return self._value
+
+    def if_written_later(self, callback: Callable[[int], None]) -> None:
+        """Call ``callback`` with the sequence number if the entry is (or was meanwhile)
+        written; it runs once, in the writer's thread or in this one."""
+        self._late.append(callback)
+        if self._settled.acquire(blocking=False):  # settled since the wait ended
+            self._settled.release()
+            if self._error is None:
+                self._run_late()
+
+    def _run_late(self) -> None:
+        try:
+            callback = self._late.pop()
+        except IndexError:  # the other side took it
+            return
+        try:
+            callback(self._value)
+        except Exception:  # the writer goes on settling the others
+            logger.exception("could not act on exchange %s written late", self._value)
 
 
 @dataclass
@@ -96,7 +125,15 @@ class Completion:
     receipt: Receipt = field(default_factory=Receipt)
 
 
-Entry = NewRecord | Completion
+@dataclass
+class Probe:
+    """Writes nothing: settled once the writer has taken the chain lock and committed, so
+    that readiness can tell that the log can be written now."""
+
+    receipt: Receipt = field(default_factory=Receipt)
+
+
+Entry = NewRecord | Completion | Probe
 #: Queued by close(): the writer finishes what came before it and stops.
 _STOP = object()
 
@@ -162,37 +199,63 @@ class AuditWriter:
                 batch.append(prepared)
 
     def _write(self, batch: list[_Prepared]) -> None:
-        """Commits ``batch``, and what arrives while it waits for the chain lock."""
+        """Commits ``batch``, and what arrives while it waits for the chain lock. If the
+        database refuses the batch, each entry is tried alone: one entry the database
+        refuses must not fail the requests of others."""
         asked = time.perf_counter()
         try:
-            if self._engine.dialect.name == "postgresql":
-                results, locked = self._write_to_postgresql(batch)
+            results, locked = self._commit(batch, gather=True)
+        except Exception as exc:
+            if len(batch) == 1 or _unavailable(exc):  # alone, each would fail the same
+                logger.exception("could not write %d audit entries", len(batch))
+                _fail(batch, exc)
             else:
-                results, locked = self._write_to_sql(batch)
-        except Exception as exc:  # every waiting request must learn the batch failed
-            logger.exception("could not write %d audit entries", len(batch))
-            for prepared in batch:
-                prepared.entry.receipt.set_exception(exc)
+                logger.warning("a batch of %d audit entries failed: each alone", len(batch))
+                self._write_each_alone(batch)
             return
         observe_audit_batch(len(batch), locked - asked, time.perf_counter() - locked)
         for prepared, result in zip(batch, results, strict=True):
             prepared.entry.receipt.set_result(result)
 
-    def _write_to_sql(self, batch: list[_Prepared]) -> tuple[list[int], float]:
-        """SQLite: its write lock is the chain lock, taken at BEGIN (see audit_engine).
-        Returns the sequence numbers, and when the lock was had."""
+    def _write_each_alone(self, batch: list[_Prepared]) -> None:
+        """One transaction per entry, each from the chain heads as the last one left them:
+        a refused entry takes no sequence number and leaves no gap in either chain."""
+        for position, prepared in enumerate(batch):
+            try:
+                [result], _ = self._commit([prepared], gather=False)
+            except Exception as exc:
+                logger.exception("the database refused an audit entry")
+                if _unavailable(exc):
+                    _fail(batch[position:], exc)
+                    return
+                prepared.entry.receipt.set_exception(exc)
+            else:
+                prepared.entry.receipt.set_result(result)
+
+    def _commit(self, batch: list[_Prepared], gather: bool) -> tuple[list[int], float]:
+        """Writes ``batch`` in one transaction (with ``gather``, and what was queued while
+        the lock was awaited); the sequence numbers, and when the lock was had."""
+        if self._engine.dialect.name == "postgresql":
+            return self._write_to_postgresql(batch, gather)
+        return self._write_to_sql(batch, gather)
+
+    def _write_to_sql(self, batch: list[_Prepared], gather: bool) -> tuple[list[int], float]:
+        """SQLite: its write lock is the chain lock, taken at BEGIN (see audit_engine)."""
         with self._engine.begin() as connection:
             locked = time.perf_counter()
             heads = connection.execute(_HEADS).one()
-            self._take_queued(batch)
+            if gather:
+                self._take_queued(batch)
             return _ChainExtension(heads, _SqlTables(connection)).write(batch), locked
 
-    def _write_to_postgresql(self, prepared: list[_Prepared]) -> tuple[list[int], float]:
+    def _write_to_postgresql(
+        self, prepared: list[_Prepared], gather: bool
+    ) -> tuple[list[int], float]:
         """Three round trips under the lock: BEGIN, the lock and the heads at once (the
         heads read by a statement after the lock, so they include every batch before),
         prepared statements sent together in a pipeline; the rows in one statement;
         COMMIT. The writer keeps its connection for that (in autocommit mode, so that
-        BEGIN is ours to send). Returns the sequence numbers, and when the lock was had."""
+        BEGIN is ours to send)."""
         for attempt in (1, 2):
             began = False
             try:
@@ -206,17 +269,29 @@ class AuditWriter:
                     heads = cursor.fetchone()
                     began = True
                     locked = time.perf_counter()
-                    self._take_queued(prepared)  # those that came during the wait for the lock
+                    if gather:  # those that came during the wait for the lock
+                        self._take_queued(prepared)
                     results = _ChainExtension(heads, _PostgresqlTables(cursor)).write(prepared)
                     cursor.execute("COMMIT")
                 return results, locked
             except Exception as exc:
-                self._drop_connection()
+                self._roll_back_or_drop(exc)
                 # A connection found closed before the rows were sent: nothing was
                 # written, so trying again on a new one is safe (what pool_pre_ping did).
                 if began or attempt == 2 or not isinstance(exc, psycopg.OperationalError):
                     raise
         raise AssertionError("unreachable")
+
+    def _roll_back_or_drop(self, error: Exception) -> None:
+        """Keeps the connection if only the transaction failed (the database refused a
+        row): entries tried alone then cost no new connection each."""
+        if self._kept is not None and not _unavailable(error):
+            try:
+                self._kept.driver_connection.execute("ROLLBACK")
+                return
+            except psycopg.Error:
+                pass
+        self._drop_connection()
 
     def _connection(self):
         if self._kept is None:
@@ -237,6 +312,20 @@ class AuditWriter:
             except Exception:
                 self._drop_connection()
             self._kept = None
+
+
+def _unavailable(error: Exception) -> bool:
+    """The database could not be reached in time (rather than refusing what it got)."""
+    return isinstance(error, _UNAVAILABLE)
+
+
+_UNAVAILABLE = (*UNAVAILABLE, psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def _fail(batch: list[_Prepared], error: Exception) -> None:
+    """Every waiting request must learn that its entry was not written."""
+    for prepared in batch:
+        prepared.entry.receipt.set_exception(error)
 
 
 def chain_heads(executor: Connection | Session) -> tuple[tuple[int, str], tuple[int, str]]:
@@ -306,12 +395,19 @@ class _Prepared:
 
 
 def _prepare(entry: Entry, as_json: bool) -> _Prepared:
-    outcome = entry.outcome
+    """Fits the entry's values to their columns (see ``gateway.audit.fitting``), then
+    encodes them."""
     prepared = _Prepared(entry)
-    if outcome is not None:
-        prepared.outcome_rest = encoded_after(outcome, OUTCOME_FIELDS, 2)
+    if isinstance(entry, Probe):
+        return prepared
+    if entry.outcome is not None:
+        entry.outcome = fit_values(entry.outcome)
+        prepared.outcome_rest = encoded_after(entry.outcome, OUTCOME_FIELDS, 2)
     if isinstance(entry, Completion):
         return prepared
+    entry.fields = fit_values(entry.fields)
+    check_subject_keys([*entry.subject_keys, *entry.dropped_keys])
+    outcome = entry.outcome
     sent, dropped = set(entry.subject_keys), set(entry.dropped_keys)
     covered = entry.fields | {
         "subject_keys": sorted(sent),
@@ -349,6 +445,9 @@ class _ChainExtension:
         as_json = self._tables.as_json
         for prepared in batch:
             entry = prepared.entry
+            if isinstance(entry, Probe):
+                results.append(0)
+                continue
             if isinstance(entry, Completion):
                 completions.append(prepared)
                 results.append(entry.seq)
@@ -451,13 +550,14 @@ class _SqlTables:
         self._connection.execute(statement, [u | {"key": u["seq"]} for u in updates])
 
 
-def audit_engine(app_engine: Engine) -> Engine:
+def audit_engine(app_engine: Engine, timeout: float = DEFAULT_TIMEOUT) -> Engine:
     """The engine the writer uses: the app's on PostgreSQL (the advisory lock serialises
-    writers); on SQLite one of its own that takes the write lock at BEGIN, so reading the
-    chain head and appending to it cannot interleave with another process."""
+    writers; the wait for it is bounded by the statement timeout); on SQLite one of its
+    own that takes the write lock at BEGIN, waiting ``timeout`` seconds at most, so
+    reading the chain head and appending to it cannot interleave with another process."""
     if app_engine.dialect.name != "sqlite":
         return app_engine
-    engine = make_engine(app_engine.url.render_as_string(hide_password=False))
+    engine = make_engine(app_engine.url.render_as_string(hide_password=False), timeout=timeout)
 
     @event.listens_for(engine, "connect")
     def _driver_leaves_transactions_to_us(dbapi_connection, record) -> None:

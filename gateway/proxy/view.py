@@ -18,10 +18,10 @@ from flask import Flask, Response, current_app, g, request
 from catalog.snapshot import CatalogSnapshot, ToolView
 from connectors.auth import CredentialMissing
 from connectors.pointers import remove
-from gateway.audit.log import AuditUnavailable, ExchangeDraft, ExchangeLog, Result
+from gateway.audit.log import NOT_RECORDED, AuditUnavailable, ExchangeDraft, ExchangeLog, Result
 from gateway.audit.writer import AuditWriter, audit_engine
 from gateway.db import db, utcnow
-from gateway.errors import Problem
+from gateway.errors import Problem, database_errors_as_problem
 from gateway.metrics import observe_exchange
 from gateway.oauth.server import oauth_of
 from gateway.oauth.tokens import AccessTokenVerifier
@@ -64,7 +64,10 @@ class ProxyServices:
         app.extensions["gatehouse.proxy"] = cls(
             snapshots=snapshots_of(app),
             verifier=oauth_of(app).verifier,
-            log=ExchangeLog(AuditWriter(audit_engine(db.of(app).engine))),
+            log=ExchangeLog(
+                AuditWriter(audit_engine(db.of(app).engine, config.database_timeout)),
+                config.audit_timeout,
+            ),
             upstream=UpstreamPool(
                 config.upstream_connect_timeout,
                 config.upstream_read_timeout,
@@ -104,7 +107,8 @@ def proxy(tool_slug: str, upstream_path: str = "") -> Response:
         bytes_in=request.content_length or 0,
     )
     try:
-        plan = _plan(services, draft, tool_slug, upstream_path)
+        with database_errors_as_problem():  # a refusal: recorded, nothing forwarded
+            plan = _plan(services, draft, tool_slug, upstream_path)
     except Problem as problem:
         _record_refusal(services, draft, problem, started)
         problem.headers[DECISION_HEADER] = "deny"
@@ -330,7 +334,7 @@ def _record_refusal(
 def _audit_unavailable() -> Problem:
     problem = Problem(
         503,
-        "audit-unavailable",
+        NOT_RECORDED,
         "Cannot record the exchange",
         "the exchange log cannot be written, so nothing was forwarded; try again later",
         headers={"Retry-After": "5"},

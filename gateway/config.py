@@ -44,6 +44,8 @@ class Config:
     #: How often a failed connection to a vendor is tried again (nothing was sent yet).
     upstream_retries: int = 2
     max_body_bytes: int = 1_048_576
+    #: Seconds a client may go without sending any of its request body before it is cut off.
+    client_body_timeout: float = 10.0
     snapshot_max_age: float = 1.0
     log_level: str = "INFO"
     #: Folders of connector specs, later ones overriding earlier ones.
@@ -76,6 +78,7 @@ class Config:
             upstream_pool_size=env.integer("UPSTREAM_POOL_SIZE", cls.upstream_pool_size, low=1),
             upstream_retries=env.integer("UPSTREAM_RETRIES", cls.upstream_retries, high=5),
             max_body_bytes=env.integer("MAX_BODY_BYTES", cls.max_body_bytes, low=1024),
+            client_body_timeout=env.number("CLIENT_BODY_TIMEOUT", cls.client_body_timeout),
             snapshot_max_age=env.number("SNAPSHOT_MAX_AGE", cls.snapshot_max_age, low=0),
             log_level=env.text("LOG_LEVEL", cls.log_level).upper(),
             connector_folders=connector_folders_from_env(environ),

@@ -52,7 +52,10 @@ def test_a_member_named_twice_is_refused_so_no_second_person_slips_through(
 @pytest.mark.parametrize(
     ("body", "pointer"),
     [
-        (b'{"email_address": "ada@example.com", "status": "subscribed", "vip": NaN}', "/vip"),
+        (
+            b'{"email_address": "ada@example.com", "status": "subscribed", "location": {"longitude": NaN}}',
+            "/location/longitude",
+        ),
         (
             b'{"email_address": "ada@example.com", "status": "subscribed", '
             b'"location": {"latitude": Infinity, "longitude": -Infinity}}',

@@ -53,7 +53,8 @@ def test_a_member_named_twice_is_refused_so_no_second_person_slips_through(
     ("body", "pointer"),
     [
         (
-            b'{"email_address": "ada@example.com", "status": "subscribed", "location": {"longitude": NaN}}',
+            b'{"email_address": "ada@example.com", "status": "subscribed", '
+            b'"location": {"longitude": NaN}}',
             "/location/longitude",
         ),
         (

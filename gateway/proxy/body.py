@@ -6,25 +6,27 @@ client hangs up early: either would be checked and forwarded as if it were the w
 body. Here a body over the limit is refused (413) whatever its framing; a body shorter
 than its ``Content-Length``, or with broken chunks, is refused (400); and a client that
 stops sending is cut off after ``client_body_timeout`` (408) instead of holding a worker
-thread for as long as it likes. The bytes read are kept on the request, so the token
-lookup and the inspection see the same body.
+thread for as long as it likes. The bytes read, and the JSON document parsed from them,
+are kept on the request, so the token lookup and the inspection see the same body.
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
-from typing import IO
+from typing import IO, Any
 
 from flask import Request, current_app
 from gunicorn.http.errors import ParseException
 
 from gateway.config import config_of
 from gateway.errors import Problem
+from gateway.proxy.document import parse_document
 from gateway.proxy.refusal import refusal
 
 _READ_SIZE = 64 * 1024
 _KEPT_AS = "gatehouse.body"
+_PARSED_AS = "gatehouse.document"
 
 
 def request_body(request: Request) -> bytes:
@@ -34,6 +36,15 @@ def request_body(request: Request) -> bytes:
         config = config_of(current_app)
         environ[_KEPT_AS] = _read(environ, config.max_body_bytes, config.client_body_timeout)
     return environ[_KEPT_AS]
+
+
+def request_document(request: Request) -> Any:
+    """The body's JSON document (:func:`parse_document`), parsed on first use; raises
+    :class:`AmbiguousJSON` each time it is asked for one the body does not hold."""
+    environ = request.environ
+    if _PARSED_AS not in environ:
+        environ[_PARSED_AS] = parse_document(request_body(request))
+    return environ[_PARSED_AS]
 
 
 def _read(environ: dict, limit: int, timeout: float) -> bytes:

@@ -15,8 +15,8 @@ from connectors.spec import TokenLocation
 from gateway.errors import Problem
 from gateway.oauth.clients import ClientView
 from gateway.oauth.tokens import AccessToken, AccessTokenVerifier, InvalidAccessToken
-from gateway.proxy.body import request_body
-from gateway.proxy.document import AmbiguousJSON, parse_document
+from gateway.proxy.body import request_document
+from gateway.proxy.document import AmbiguousJSON
 from gateway.proxy.refusal import refusal
 
 PROXY_SCOPE = "proxy"
@@ -75,7 +75,7 @@ def _json_body(request: Request):
     """The JSON body, read and parsed as the inspection reads it, so the token is taken
     from the document that is checked; ``None`` if it is not one (reported later)."""
     try:
-        return parse_document(request_body(request))
+        return request_document(request)
     except AmbiguousJSON:
         return None
 

@@ -21,8 +21,8 @@ from connectors.pointers import remove, resolve
 from connectors.spec import Operation
 from connectors.vocabulary import data_uses
 from gateway.errors import Problem
-from gateway.proxy.body import request_body
-from gateway.proxy.document import AmbiguousJSON, parse_document
+from gateway.proxy.body import request_body, request_document
+from gateway.proxy.document import AmbiguousJSON
 from gateway.proxy.refusal import refusal
 from policies.subjects import subject_key
 
@@ -64,7 +64,7 @@ def match_call(request: Request, tool: ToolView, path: str) -> Call:
 def inspect_call(request: Request, tool: ToolView, call: Call, pepper: bytes) -> Inspection:
     operation = call.operation
     body = request_body(request)
-    document = _parse_body(request, operation, body)
+    document = _parse_body(request, operation)
     if _remove_app_token(tool, document):
         body = json.dumps(document).encode()
     violations = validate_body(operation, document) + validate_query(
@@ -124,9 +124,9 @@ def _purpose(request: Request, operation: Operation) -> str:
     return purpose
 
 
-def _parse_body(request: Request, operation: Operation, body: bytes) -> Any:
+def _parse_body(request: Request, operation: Operation) -> Any:
     if operation.body_validator is None:
-        if body:
+        if request_body(request):
             raise refusal(
                 422,
                 "unexpected-body",
@@ -146,7 +146,7 @@ def _parse_body(request: Request, operation: Operation, body: bytes) -> Any:
             f"operation {operation.id!r} takes a JSON body (Content-Type: application/json)",
         )
     try:
-        return parse_document(body)
+        return request_document(request)
     except AmbiguousJSON as exc:
         raise _invalid(
             "the body is not one unambiguous JSON document",

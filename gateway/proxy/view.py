@@ -104,6 +104,7 @@ def proxy(tool_slug: str, upstream_path: str = "") -> Response:
         path=masked_path(request.path, services.pepper),
         started_at=utcnow(),
         tool=tool_slug[:64],
+        purpose=requested_purpose(request),  # the operation's default replaces None later
         bytes_in=request.content_length or 0,
     )
     try:
@@ -131,7 +132,6 @@ def _plan(services: ProxyServices, draft: ExchangeDraft, slug: str, path: str) -
             404, "unknown-tool", "Unknown tool", "catalog", f"no tool {slug!r} in the catalog"
         )
     _refuse_unsafe(path)  # before matching: "{list_id}" would match ".."
-    draft.purpose = requested_purpose(request)
     call = match_call(request, tool, path)
     _note_call(draft, tool, call, services.pepper)
     inspection = inspect_call(request, tool, call, services.pepper)

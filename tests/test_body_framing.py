@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from tests.conftest import GATEHOUSE, apply, demo_document, get_token
+from tests.test_proxy import records
 from tests.test_readme import free_port, wait_until_serving
 from tests.upstream import RecordingUpstream
 
@@ -118,13 +119,19 @@ def chunked(body: bytes, size: int = 1000) -> bytes:
     return b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
 
 
-def test_a_chunked_body_over_the_limit_is_413_and_nothing_is_forwarded(served, upstream):
+def refusals(app) -> list[tuple[int, str]]:
+    """Status and rule of each recorded refusal."""
+    return [(r.status, r.reasons[0]["rule"]) for r in records(app) if r.decision == "deny"]
+
+
+def test_a_chunked_body_over_the_limit_is_413_and_nothing_is_forwarded(app, served, upstream):
     with served.connect() as connection:
         connection.sendall(
             served.head("Transfer-Encoding: chunked") + chunked(json_padded_to(LIMIT + 500))
         )
         assert status_of(connection) == 413
     assert upstream.requests == []
+    assert refusals(app) == [(413, "request_size")]
 
 
 def test_a_chunked_body_within_the_limit_is_forwarded_whole(served, upstream):
@@ -135,15 +142,26 @@ def test_a_chunked_body_within_the_limit_is_forwarded_whole(served, upstream):
     assert [r["body"] for r in upstream.requests] == [body]
 
 
-def test_a_body_shorter_than_its_content_length_is_never_forwarded(served, upstream):
+def test_a_body_shorter_than_its_content_length_is_never_forwarded(app, served, upstream):
     with served.connect() as connection:
         connection.sendall(served.head("Content-Length: 100") + json_padded_to(50))
         connection.shutdown(socket.SHUT_WR)  # the client is done sending
         assert status_of(connection) in (0, 400)  # answered 400, or just closed
     assert upstream.requests == []
+    assert refusals(app) == [(400, "incomplete_body")]
 
 
-def test_a_client_that_stops_sending_is_cut_off_without_holding_the_worker(served, upstream):
+def test_a_chunked_body_cut_off_mid_chunk_is_never_forwarded(app, served, upstream):
+    with served.connect() as connection:
+        whole = chunked(json_padded_to(2000))
+        connection.sendall(served.head("Transfer-Encoding: chunked") + whole[:1500])
+        connection.shutdown(socket.SHUT_WR)
+        assert status_of(connection) in (0, 400)
+    assert upstream.requests == []
+    assert refusals(app) == [(400, "incomplete_body")]
+
+
+def test_a_client_that_stops_sending_is_cut_off_without_holding_the_worker(app, served, upstream):
     started = time.monotonic()
     with served.connect() as stalled:
         stalled.sendall(served.head("Content-Length: 100") + json_padded_to(50))
@@ -154,3 +172,4 @@ def test_a_client_that_stops_sending_is_cut_off_without_holding_the_worker(serve
         assert answer.startswith(b"HTTP/1.1 408 ")
     assert time.monotonic() - started < TIMEOUT + 5
     assert upstream.requests == []
+    assert refusals(app) == [(408, "body_timeout")]

@@ -96,6 +96,20 @@ def test_json_that_readers_could_read_differently_is_refused(
     assert sandbox_requests(sandbox) == []
 
 
+def test_a_body_declared_in_another_charset_is_refused(app, gateway, sandbox, demo_token):
+    """Checked as UTF-8, "Ad\u00e9" would reach a vendor reading Latin-1 as "AdÃ©"."""
+    body = '{"email_address": "ada@example.com", "status": "subscribed", '
+    body += '"merge_fields": {"FNAME": "Adé"}}'
+    response = post_member(
+        gateway,
+        demo_token,
+        body.encode(),
+        **{"Content-Type": "application/json; charset=iso-8859-1"},
+    )
+    assert_problem(response, 415, "unsupported-media-type")
+    assert sandbox_requests(sandbox) == []
+
+
 def test_json_nested_to_the_limit_is_read():
     nested = b"[" * (MAX_DEPTH - 1) + b"]" * (MAX_DEPTH - 1)
     assert parse_document(b'{"a": ' + nested + b"}") == {"a": json.loads(nested)}

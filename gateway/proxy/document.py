@@ -23,6 +23,8 @@ from connectors.pointers import render
 MAX_DEPTH = 32
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+#: An escaped surrogate, paired or not: only these can put one in a parsed string.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 @dataclass(frozen=True)
@@ -51,16 +53,61 @@ class _NotJSON:
 
 
 def parse_document(body: bytes) -> Any:
-    """The JSON document of a body, refusing anything two readers could read differently."""
+    """The JSON document of a body, refusing anything two readers could read differently.
+
+    The usual body is parsed once, at the speed of ``json``; only one that may hold a
+    problem (or a surrogate pair escape) is parsed again, slowly, to say where."""
     try:
         text = body.decode("utf-8")
-        parsed = json.loads(text, object_pairs_hook=_Members, parse_constant=_NotJSON)
     except UnicodeDecodeError as exc:
         raise AmbiguousJSON([Unreadable("", f"not UTF-8 (byte {exc.start})")]) from exc
+    try:
+        document = json.loads(text, object_pairs_hook=_unique, parse_constant=_not_a_number)
+    except _Unclear:
+        return _located(text)
     except RecursionError as exc:
         raise AmbiguousJSON([_too_deep(())]) from exc
     except ValueError as exc:  # JSONDecodeError: its message names a position, not data
         raise AmbiguousJSON([Unreadable("", f"not valid JSON: {exc}")]) from exc
+    if _deeper_than(document, MAX_DEPTH) or _SURROGATE_ESCAPE.search(text):
+        return _located(text)
+    return document
+
+
+class _Unclear(Exception):
+    """Something :func:`_located` must find."""
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        raise _Unclear
+    return members
+
+
+def _not_a_number(text: str) -> Any:
+    raise _Unclear
+
+
+def _deeper_than(document: Any, limit: int) -> bool:
+    level, depth = [document], 0
+    while level:
+        containers = [node for node in level if isinstance(node, dict | list)]
+        depth += bool(containers)
+        if depth > limit:
+            return True
+        level = [
+            child
+            for node in containers
+            for child in (node.values() if isinstance(node, dict) else node)
+        ]
+    return False
+
+
+def _located(text: str) -> Any:
+    """The document, read again keeping what the fast parse cannot: every problem is
+    reported with its pointer (and the document returned if there is none)."""
+    parsed = json.loads(text, object_pairs_hook=_Members, parse_constant=_NotJSON)
     problems: list[Unreadable] = []
     document = _checked(parsed, (), problems)
     if problems:

@@ -135,15 +135,18 @@ def _parse_body(request: Request, operation: Operation) -> Any:
                 f"operation {operation.id!r} takes no request body",
             )
         return None
-    if not request.mimetype or not (
-        request.mimetype == "application/json" or request.mimetype.endswith("+json")
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if (
+        not request.mimetype
+        or not (request.mimetype == "application/json" or request.mimetype.endswith("+json"))
+        or charset != "utf-8"  # the body is checked as UTF-8: a vendor must read it so too
     ):
         raise refusal(
             415,
             "unsupported-media-type",
             "Unsupported media type",
             "unsupported_media_type",
-            f"operation {operation.id!r} takes a JSON body (Content-Type: application/json)",
+            f"operation {operation.id!r} takes a JSON body in UTF-8 (application/json)",
         )
     try:
         return request_document(request)

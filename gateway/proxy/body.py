@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+from collections.abc import Iterator
 from typing import IO, Any
 
 from flask import Request, current_app
@@ -54,24 +55,34 @@ def _read(environ: dict, limit: int, timeout: float) -> bytes:
     if length is None and not environ.get("wsgi.input_terminated"):
         return b""  # neither a length nor a server-decoded chunked stream: no body
     client = environ.get("gunicorn.socket")
-    previous = client.gettimeout() if client is not None else None
-    if client is not None:
-        client.settimeout(timeout)
     try:
-        body = _read_at_most(environ["wsgi.input"], limit + 1 if length is None else length)
+        with _waiting_at_most(client, timeout):
+            body = _read_at_most(environ["wsgi.input"], limit + 1 if length is None else length)
     except TimeoutError as exc:
         _stop_reading(client)
         raise _timed_out(timeout) from exc
     except (OSError, ValueError, ParseException) as exc:  # reset, or chunks the server rejects
         raise _incomplete("the body was cut off or its chunks are malformed") from exc
-    finally:
-        if client is not None:
-            client.settimeout(previous)
     if len(body) > limit:
         raise _too_large(limit)
     if length is not None and len(body) < length:
         raise _incomplete(f"the body ended after {len(body)} of {length} bytes")
     return body
+
+
+@contextlib.contextmanager
+def _waiting_at_most(client: socket.socket | None, timeout: float) -> Iterator[None]:
+    """Each read from the client's socket fails after ``timeout`` seconds without data.
+    Only gunicorn hands the socket over; other servers are left as they are."""
+    if client is None:
+        yield
+        return
+    previous = client.gettimeout()
+    client.settimeout(timeout)
+    try:
+        yield
+    finally:
+        client.settimeout(previous)
 
 
 def _declared_length(environ: dict) -> int | None:

@@ -75,6 +75,19 @@ def test_a_batch_member_naming_a_person_without_consent_is_dropped(
     assert "/members/0/merge_fields/NOTE" in record.reasons[0]["message"]
 
 
+def test_a_phone_number_in_an_open_part_needs_the_grant_of_its_category(
+    app, gateway, sandbox, demo_token
+):
+    """The demo grant covers e-mail addresses and names, not phone numbers."""
+    body = {**ADA, "merge_fields": {"NOTE": "call her on +44 20 7946 0958"}}
+    problem = assert_problem(post(gateway, demo_token, MEMBERS_PATH, body), 403, "policy-denied")
+    assert problem["reasons"][0] == {
+        "rule": "minimisation",
+        "message": "user.contact.phone_number at /merge_fields/NOTE is not in the grant",
+    }
+    assert sandbox_requests(sandbox) == []
+
+
 def intercom_token(app, gateway: str, sandbox: str) -> str:
     """Intercom's sandbox workspace starts with Grace (64f0c0ffee000000000000aa)."""
     client = apply(app, catalog("intercom", sandbox)).new_clients[0]

@@ -93,29 +93,29 @@ def open_values(schema: Any, node: Any, where: tuple[str, ...] = ()) -> Iterator
     if schema.get(FREE_TEXT):
         yield where, node
         return
+    branches = tuple(_branches(schema))
     if isinstance(node, dict):
         for name, value in node.items():
-            yield from _member(schema, name, value, (*where, name))
+            yield from _member((schema, *branches), name, value, (*where, name))
     elif isinstance(node, list):
         prefix = schema.get("prefixItems", [])
         for index, item in enumerate(node):
             item_schema = prefix[index] if index < len(prefix) else schema.get("items")
             yield from open_values(item_schema, item, (*where, str(index)))
-    for branch in _branches(schema):
+    for branch in branches:
         if "type" in branch:
             yield from open_values(branch, node, where)
 
 
-def _member(schema: dict, name: str, value: Any, where: tuple[str, ...]) -> Iterator[tuple]:
+def _member(owners: tuple[dict, ...], name: str, value: Any, where: tuple[str, ...]) -> Iterator:
+    """``owners``: the object's schema, then its conditions."""
     declared = [
-        owner["properties"][name]
-        for owner in (schema, *_branches(schema))
-        if name in owner.get("properties", {})
+        owner["properties"][name] for owner in owners if name in owner.get("properties", {})
     ]
     if declared:
         for member_schema in declared:
             yield from open_values(member_schema, value, where)
-    elif _undeclared_allowed(schema, name):
+    elif _undeclared_allowed(owners[0], name):
         yield where, value
 
 

@@ -3,7 +3,9 @@
 ``validate`` lists every schema violation with the JSON pointer of the bad field;
 ``classify`` finds the data categories present (by the spec's pointer map) and the
 identifiers of the data subjects, each with the concrete pointer where it sits so a
-later step can remove a subject from a batch.
+later step can remove a subject from a batch. E-mail addresses and phone numbers in the
+open parts and free-text fields of a body count as subjects too, with their category
+at their pointer, so every rule treats them as it treats declared ones.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.body_schema import open_values
+from connectors.identifiers import CATEGORIES, identifiers_in
 from connectors.pointers import WILDCARD, parse, render, resolve
 from connectors.spec import Operation
 
@@ -97,6 +101,56 @@ def batch_item(template: str, pointer: str) -> str | None:
 
 
 def classify(operation: Operation, body: Any, path_params: Mapping[str, str]) -> Classification:
+    declared = _declared(operation, body, path_params)
+    found = _found(operation, body, declared)
+    return Classification(
+        declared.data + tuple(FoundData(s.location, CATEGORIES[s.kind]) for s in found),
+        declared.subjects + found,
+    )
+
+
+def _found(operation: Operation, body: Any, declared: Classification) -> tuple[Subject, ...]:
+    """The people named in the open parts and free-text fields of the body, where no
+    declared subject field already names them."""
+    if operation.body_validator is None:
+        return ()
+    taken = {(subject.kind, subject.location) for subject in declared.subjects}
+    # A field the spec maps to this very category holds the record's own contact
+    # (HubSpot's ``properties/phone``), not another person.
+    taken |= {
+        (kind, found.pointer)
+        for found in declared.data
+        for kind, category in CATEGORIES.items()
+        if category == found.category or category.startswith(found.category + ".")
+    }
+    batches = [
+        location.pointer
+        for location in operation.subjects
+        if location.pointer and WILDCARD in parse(location.pointer)
+    ]
+    found: dict[tuple[str, str, str], Subject] = {}
+    for where, value in open_values(operation.body_validator.schema, body):
+        for inside, kind, identifier in identifiers_in(value, where):
+            pointer = render(inside)
+            if (kind, pointer) not in taken:
+                item = next(filter(None, (_item_under(t, inside) for t in batches)), None)
+                found[kind, pointer, identifier] = Subject(kind, identifier, pointer, item)
+    return tuple(found.values())
+
+
+def _item_under(template: str, parts: tuple[str, ...]) -> str | None:
+    """The batch item of ``template`` (``/members/*/...``) that ``parts`` lie in, if any."""
+    prefix = parse(template)
+    prefix = prefix[: len(prefix) - prefix[::-1].index(WILDCARD)]
+    if len(parts) < len(prefix):
+        return None
+    if all(step in (WILDCARD, part) for step, part in zip(prefix, parts, strict=False)):
+        return render(parts[: len(prefix)])
+    return None
+
+
+def _declared(operation: Operation, body: Any, path_params: Mapping[str, str]) -> Classification:
+    """The data and people in the fields the spec names."""
     data = tuple(
         FoundData(pointer, category)
         for template, category in operation.data_categories.items()

@@ -1,7 +1,8 @@
 """Loading connector specs from folders, checking them, and noticing when they change.
 
 A spec must match the meta-schema (``spec.schema.json``), use only fideslang data
-categories and data uses, and hold valid JSON Schemas for bodies. The shipped specs
+categories and data uses, and hold valid JSON Schemas for bodies; a body schema is
+closed as it is loaded (``connectors.body_schema``). The shipped specs
 live in ``connectors/specs``; operators may add folders of their own. The folders'
 fingerprint (names, sizes, modification times) tells the gateway to reload.
 """
@@ -18,6 +19,7 @@ import jsonschema
 import yaml
 
 from connectors.auth import AuthStrategy
+from connectors.body_schema import closed
 from connectors.spec import (
     ConnectorSpec,
     Operation,
@@ -132,7 +134,7 @@ def _operation(entry: dict) -> Operation:
         idempotent=entry.get("idempotent", entry["method"] in {"GET", "PUT", "DELETE"}),
         erases=entry.get("erases", False),
         unsubscribes=entry.get("unsubscribes", False),
-        body_validator=_validator(entry.get("body")),
+        body_validator=_validator(closed(entry["body"]) if "body" in entry else None),
         query_validator=_validator(entry.get("query")),
     )
 

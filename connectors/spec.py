@@ -17,12 +17,12 @@ import jsonschema
 from connectors.auth import AuthStrategy
 from connectors.pointers import resolve
 
-_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def template_params(path: str) -> frozenset[str]:
     """The ``{name}`` parameters of a path template."""
-    return frozenset(_PARAM.findall(path))
+    return frozenset(PARAM.findall(path))
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ class Operation:
     def __post_init__(self) -> None:
         regex = "".join(
             f"(?P<{part}>{self._param_pattern(part)})" if index % 2 else re.escape(part)
-            for index, part in enumerate(_PARAM.split(self.path))
+            for index, part in enumerate(PARAM.split(self.path))
         )
         object.__setattr__(self, "pattern", re.compile(regex))
 
@@ -119,7 +119,7 @@ class Operation:
     @property
     def specificity(self) -> int:
         """Literal characters in the template: ``/contacts/batch`` beats ``/contacts/{id}``."""
-        return len(_PARAM.sub("", self.path))
+        return len(PARAM.sub("", self.path))
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if method != self.method:

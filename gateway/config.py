@@ -49,6 +49,8 @@ class Config:
     #: A vendor answer larger than this is not passed on (502).
     upstream_max_response_bytes: int = 8 * 1024 * 1024
     max_body_bytes: int = 1_048_576
+    #: Seconds a client may go without sending any of its request body before it is cut off.
+    client_body_timeout: float = 10.0
     snapshot_max_age: float = 1.0
     log_level: str = "INFO"
     #: Folders of connector specs, later ones overriding earlier ones.
@@ -93,6 +95,7 @@ class Config:
                 "UPSTREAM_MAX_RESPONSE_BYTES", cls.upstream_max_response_bytes, low=1024
             ),
             max_body_bytes=env.integer("MAX_BODY_BYTES", cls.max_body_bytes, low=1024),
+            client_body_timeout=env.number("CLIENT_BODY_TIMEOUT", cls.client_body_timeout),
             snapshot_max_age=env.number("SNAPSHOT_MAX_AGE", cls.snapshot_max_age, low=0),
             log_level=env.text("LOG_LEVEL", cls.log_level).upper(),
             connector_folders=connector_folders_from_env(environ),

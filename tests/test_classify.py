@@ -85,6 +85,8 @@ def test_violations_point_at_the_field():
     assert [v.as_dict() for v in violations] == [
         {"pointer": "/extra", "message": "is not allowed here"},
         {"pointer": "/members/0/email_address", "message": "is required"},
+        # the items' schema says nothing of other members: closed
+        {"pointer": "/members/0/name", "message": "is not allowed here"},
     ]
 
 

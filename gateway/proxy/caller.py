@@ -10,12 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flask import Request
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from connectors.spec import TokenLocation
 from gateway.errors import Problem
 from gateway.oauth.clients import ClientView
 from gateway.oauth.tokens import AccessToken, AccessTokenVerifier, InvalidAccessToken
+from gateway.proxy.body import request_document
+from gateway.proxy.document import AmbiguousJSON
 from gateway.proxy.refusal import refusal
 
 PROXY_SCOPE = "proxy"
@@ -71,10 +72,11 @@ def _find_token(request: Request, locations: tuple[TokenLocation, ...]) -> str:
 
 
 def _json_body(request: Request):
-    """The JSON body if there is a readable one (its problems are reported later)."""
+    """The JSON body, read and parsed as the inspection reads it, so the token is taken
+    from the document that is checked; ``None`` if it is not one (reported later)."""
     try:
-        return request.get_json(silent=True)
-    except RequestEntityTooLarge:
+        return request_document(request)
+    except AmbiguousJSON:
         return None
 
 

@@ -1,9 +1,10 @@
 """Reading one call against its tool's connector spec, before any decision.
 
-The operation must be declared (deny by default); the body and query must match its
-schemas, every violation reported with the pointer of the bad field; then the data
-categories and the data subjects it carries are found, subjects kept only as keyed
-hashes.
+The operation must be declared (deny by default); the body must be one unambiguous
+JSON document, and it and the query must match the operation's schemas, every
+violation reported with the pointer of the bad field; then the data categories and the
+data subjects it carries are found, subjects kept only as keyed hashes. The operation
+and purpose are known first, so a refusal of the body is recorded with them.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Request, current_app
-from werkzeug.exceptions import RequestEntityTooLarge
+from flask import Request
 
 from catalog.snapshot import ToolView
 from connectors.classify import Classification, classify, validate_body, validate_query
@@ -21,10 +21,21 @@ from connectors.pointers import remove, resolve
 from connectors.spec import Operation
 from connectors.vocabulary import data_uses
 from gateway.errors import Problem
+from gateway.proxy.body import request_body, request_document
+from gateway.proxy.document import AmbiguousJSON
 from gateway.proxy.refusal import refusal
 from policies.subjects import subject_key
 
 PURPOSE_HEADER = "X-Purpose"
+
+
+@dataclass(frozen=True)
+class Call:
+    """The declared operation a call matched, its path values and its purpose."""
+
+    operation: Operation
+    path_params: dict[str, str]
+    purpose: str
 
 
 @dataclass(frozen=True)
@@ -39,29 +50,36 @@ class Inspection:
     subject_keys: tuple[str | None, ...]
 
 
-def inspect_call(request: Request, tool: ToolView, path: str, pepper: bytes) -> Inspection:
+def requested_purpose(request: Request) -> str | None:
+    """The purpose the app names, if it is a data use: known before the operation is."""
+    purpose = request.headers.get(PURPOSE_HEADER, "").strip()
+    return purpose if purpose in data_uses() else None
+
+
+def match_call(request: Request, tool: ToolView, path: str) -> Call:
     operation, path_params = _declared_operation(tool, request.method, path)
-    purpose = _purpose(request, operation)
-    body = _read_body(request)
-    document = _parse_body(request, operation, body)
+    return Call(operation, path_params, _purpose(request, operation))
+
+
+def inspect_call(request: Request, tool: ToolView, call: Call, pepper: bytes) -> Inspection:
+    operation = call.operation
+    body = request_body(request)
+    document = _parse_body(request, operation)
     if _remove_app_token(tool, document):
         body = json.dumps(document).encode()
     violations = validate_body(operation, document) + validate_query(
         operation, request.args.to_dict()
     )
     if violations:
-        raise Problem(
-            422,
-            "invalid-body",
-            "Invalid request",
+        raise _invalid(
             f"the request does not match operation {operation.id!r} of {tool.slug!r}",
-            extra={"errors": [violation.as_dict() for violation in violations]},
+            [violation.as_dict() for violation in violations],
         )
-    classification = classify(operation, document, path_params)
+    classification = classify(operation, document, call.path_params)
     keys = tuple(
         subject_key(pepper, subject.kind, subject.identifier) for subject in classification.subjects
     )
-    return Inspection(operation, purpose, body, document, classification, keys)
+    return Inspection(operation, call.purpose, body, document, classification, keys)
 
 
 def _remove_app_token(tool: ToolView, document: Any) -> bool:
@@ -84,7 +102,9 @@ def _declared_operation(tool: ToolView, method: str, path: str) -> tuple[Operati
             "operation-not-declared",
             "Operation not declared",
             "operation_not_declared",
-            f"{method} /{path} is not an operation the {tool.spec.name} connector declares; "
+            # The path is not repeated: the record keeps this message, and a path may
+            # name a person.
+            f"the {tool.spec.name} connector declares no {method} operation at this path; "
             "only declared operations pass",
         )
     return found
@@ -104,46 +124,40 @@ def _purpose(request: Request, operation: Operation) -> str:
     return purpose
 
 
-def _read_body(request: Request) -> bytes:
-    try:
-        return request.get_data(cache=False)
-    except RequestEntityTooLarge as exc:
-        limit = current_app.config["MAX_CONTENT_LENGTH"]
-        raise refusal(
-            413,
-            "body-too-large",
-            "Body too large",
-            "request_size",
-            f"the request body exceeds {limit} bytes",
-        ) from exc
-
-
-def _parse_body(request: Request, operation: Operation, body: bytes) -> Any:
+def _parse_body(request: Request, operation: Operation) -> Any:
     if operation.body_validator is None:
-        if body:
-            raise Problem(
+        if request_body(request):
+            raise refusal(
                 422,
                 "unexpected-body",
                 "Unexpected body",
+                "unexpected_body",
                 f"operation {operation.id!r} takes no request body",
             )
         return None
-    if not request.mimetype or not (
-        request.mimetype == "application/json" or request.mimetype.endswith("+json")
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if (
+        not request.mimetype
+        or not (request.mimetype == "application/json" or request.mimetype.endswith("+json"))
+        or charset != "utf-8"  # the body is checked as UTF-8: a vendor must read it so too
     ):
-        raise Problem(
+        raise refusal(
             415,
             "unsupported-media-type",
             "Unsupported media type",
-            f"operation {operation.id!r} takes a JSON body (Content-Type: application/json)",
+            "unsupported_media_type",
+            f"operation {operation.id!r} takes a JSON body in UTF-8 (application/json)",
         )
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(
-            422,
-            "invalid-body",
-            "Invalid request",
-            "the body is not valid JSON",
-            extra={"errors": [{"pointer": "", "message": f"not valid JSON: {exc}"}]},
+        return request_document(request)
+    except AmbiguousJSON as exc:
+        raise _invalid(
+            "the body is not one unambiguous JSON document",
+            [{"pointer": p.pointer, "message": p.message} for p in exc.problems],
         ) from exc
+
+
+def _invalid(message: str, errors: list[dict[str, str]]) -> Problem:
+    return refusal(
+        422, "invalid-body", "Invalid request", "invalid_body", message, extra={"errors": errors}
+    )

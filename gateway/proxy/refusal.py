@@ -15,7 +15,9 @@ def refusal(
     rule: str,
     message: str,
     headers: dict[str, str] | None = None,
+    extra: dict | None = None,
 ) -> Problem:
+    """A problem whose reason names the rule that refused (snake_case, as the log has it)."""
     return Problem(
         status,
         slug,
@@ -23,6 +25,7 @@ def refusal(
         message,
         reasons=[{"rule": rule, "message": message}],
         headers=headers or {},
+        extra=extra or {},
     )
 
 
@@ -45,8 +48,14 @@ def policy_refusal(decision: Decision) -> PolicyRefusal:
 
 
 def decision_of(problem: Problem) -> Decision:
-    """The refusal as the exchange log records it."""
+    """The refusal as the exchange log records it. A problem raised without a reason gets
+    its type as the rule, spelled as rules are (``invalid_body``, not ``invalid-body``)."""
     if isinstance(problem, PolicyRefusal) and problem.decision is not None:
         return problem.decision
     reasons = tuple(Reason(r["rule"], r["message"]) for r in problem.reasons)
-    return Decision(Verdict.DENY, reasons or (Reason(problem.slug, problem.detail),))
+    return Decision(Verdict.DENY, reasons or (Reason(rule_name(problem.slug), problem.detail),))
+
+
+def rule_name(slug: str) -> str:
+    """The rule spelling of a problem type slug."""
+    return slug.replace("-", "_")

@@ -26,7 +26,14 @@ from gateway.metrics import observe_exchange
 from gateway.oauth.server import oauth_of
 from gateway.oauth.tokens import AccessTokenVerifier
 from gateway.proxy.caller import DEFAULT_LOCATIONS, Caller, identify_caller
-from gateway.proxy.inspection import Inspection, inspect_call
+from gateway.proxy.inspection import (
+    Call,
+    Inspection,
+    inspect_call,
+    match_call,
+    requested_purpose,
+)
+from gateway.proxy.recorded_path import masked_path, recorded_path
 from gateway.proxy.refusal import decision_of, policy_refusal, refusal
 from gateway.snapshots import Snapshots, snapshots_of
 from gateway.upstream import (
@@ -101,9 +108,10 @@ def proxy(tool_slug: str, upstream_path: str = "") -> Response:
     draft = ExchangeDraft(
         request_id=g.request_id,
         method=request.method,
-        path=request.path[:2048],
+        path=masked_path(request.path, services.pepper),
         started_at=utcnow(),
         tool=tool_slug[:64],
+        purpose=requested_purpose(request),  # the operation's default replaces None later
         bytes_in=request.content_length or 0,
     )
     try:
@@ -132,7 +140,9 @@ def _plan(services: ProxyServices, draft: ExchangeDraft, slug: str, path: str) -
             404, "unknown-tool", "Unknown tool", "catalog", f"no tool {slug!r} in the catalog"
         )
     _refuse_unsafe(path)  # before matching: "{list_id}" would match ".."
-    inspection = inspect_call(request, tool, path, services.pepper)
+    call = match_call(request, tool, path)
+    _note_call(draft, tool, call, services.pepper)
+    inspection = inspect_call(request, tool, call, services.pepper)
     _note_inspection(draft, inspection)
     policy: Policy = services.snapshots.get("policy")
     facts = _exchange_facts(caller, tool, catalog, inspection, policy, draft.started_at)
@@ -193,9 +203,14 @@ def _note_decision(draft: ExchangeDraft, inspection: Inspection, decision: Decis
     return json.dumps(document).encode()
 
 
+def _note_call(draft: ExchangeDraft, tool: ToolView, call: Call, pepper: bytes) -> None:
+    """What is known once the operation matched, kept even if the body is then refused."""
+    draft.operation = call.operation.id
+    draft.purpose = call.purpose
+    draft.path = recorded_path(f"/proxy/{tool.slug}", call.operation, call.path_params, pepper)
+
+
 def _note_inspection(draft: ExchangeDraft, inspection: Inspection) -> None:
-    draft.operation = inspection.operation.id
-    draft.purpose = inspection.purpose
     draft.bytes_in = len(inspection.body)
     draft.data_categories = sorted(inspection.classification.categories)
     draft.subject_count = len(inspection.subject_keys)

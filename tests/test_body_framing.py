@@ -35,6 +35,7 @@ def post_tool(base_url: str) -> dict:
             "name": "Echo",
             "connector": "generic",
             "base_url": base_url,
+            "allow_private_network": True,  # the recording upstream listens on loopback
             "status": "approved",
             "credentials": {"token": "vendor-token"},
             "spec": {

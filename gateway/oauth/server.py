@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import InvalidScopeError, scope_to_list
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
@@ -62,6 +63,16 @@ class _TokenGenerator(JWTBearerTokenGenerator):
 
 class _ClientCredentials(ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+
+    def validate_requested_scope(self) -> None:
+        """A scope the client does not hold is refused (RFC 6749 §5.2): a token silently
+        narrowed would fail later, far from the request that asked for too much."""
+        requested = set(scope_to_list(self.request.payload.scope) or ())
+        missing = requested - set(self.request.client.scopes.split())
+        if missing:
+            raise InvalidScopeError(
+                f"this client does not hold the scope {' '.join(sorted(missing))}"
+            )
 
 
 class _VerifiedTokenLookup:
@@ -173,7 +184,11 @@ def init_app(app: Flask) -> None:
     keys = SigningKeys(db.of(app).sessions, vault_of(app))
     audience = f"{config.issuer}/proxy"
     verifier = AccessTokenVerifier(
-        keys, config.issuer, audience, lambda jti: jti in snapshots.get("revocations")
+        keys,
+        config.issuer,
+        audience,
+        lambda jti: jti in snapshots.get("revocations"),
+        config.token_ttl_seconds,
     )
     server = _Server(query_client=_query_client, save_token=_tokens_are_self_contained)
     server.init_app(app)

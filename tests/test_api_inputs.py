@@ -54,7 +54,8 @@ def cursor_after(text: str) -> str:
 @pytest.mark.parametrize(
     ("path_and_query", "words"),
     [
-        ("/audit/exchanges?limit=%EF%BC%91%EF%BC%92", "limit must be a whole number"),  # １２
+        # full-width 12
+        ("/audit/exchanges?limit=%EF%BC%91%EF%BC%92", "limit must be a whole number"),
         ("/audit/exchanges?limit=%C2%B2", "limit must be a whole number"),  # superscript 2
         ("/audit/exchanges?limit=1_000", "limit must be a whole number"),
         ("/audit/exchanges?limit=%2012%20", "limit must be a whole number"),
@@ -63,7 +64,7 @@ def cursor_after(text: str) -> str:
         ("/audit/queries?limit=%EF%BC%91%EF%BC%92", "limit must be a whole number"),
         ("/audit/queries?limit=-1", "limit must be a whole number"),
         (f"/audit/exchanges?cursor={cursor_after('9' * 25)}", "cursor is not one"),
-        (f"/audit/exchanges?cursor={cursor_after('１２')}", "cursor is not one"),
+        ("/audit/exchanges?cursor=" + cursor_after("\uff11\uff12"), "cursor is not one"),
         ("/audit/exchanges?since=9999-12-31T23:59:59-14:00", "must lie between"),
         ("/audit/exchanges?since=0001-01-01T00:00:00%2B01:00", "must lie between"),
         ("/audit/exchanges?until=9999-12-31", "must lie between"),

@@ -7,8 +7,8 @@ from flask import Blueprint, Flask, jsonify
 from gateway.api import audit, consent, inputs
 from gateway.api.document import openapi_document
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-bp.before_request(inputs.refuse_unreadable_query)
+bp = Blueprint("api", __name__, url_prefix=inputs.API_PREFIX)
+bp.before_request(inputs.check_query)
 consent.register(bp)
 audit.register(bp)
 

@@ -5,7 +5,8 @@ is a 4xx problem saying what is wrong, never a 500 from the database or the stan
 library. No query value holds a NUL (PostgreSQL refuses it mid-query) or runs past
 :data:`MAX_QUERY_VALUE`; integers are plain ASCII digits in range (``int()`` would also
 take '١٢', '1_000', ' 12 ' and '+3'); a JSON body is JSON without NUL, lone surrogates
-(neither can be stored) or NaN, and matches the schema the OpenAPI document gives it.
+(neither can be stored) or NaN. Query parameters and bodies match the schemas the OpenAPI
+document gives them, so what is published is what is enforced.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from flask import request
 from jsonschema import ValidationError
 
-from gateway.api.document import body_validator
+from gateway.api.document import QueryParameter, body_validator, query_parameters
 from gateway.errors import Problem
 
 MAX_QUERY_VALUE = 1000
@@ -25,7 +26,9 @@ MAX_QUERY_VALUE = 1000
 MAX_ID = 2**63 - 1
 #: Errors listed in one problem; a body of a thousand bad events needs no more to be fixed.
 MAX_ERRORS_LISTED = 100
+API_PREFIX = "/api/v1"
 _PLAIN_INTEGER = re.compile(r"[0-9]{1,19}")
+_ROUTE_PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -38,13 +41,33 @@ def invalid_body(detail: str, errors: list[dict] | None = None) -> Problem:
     return Problem(422, "invalid-body", "Invalid request", detail, extra=extra)
 
 
-def refuse_unreadable_query() -> None:
-    """Before every API view: no parameter reaches a service holding what no column can."""
+def check_query() -> None:
+    """Before every API view: no parameter reaches a service holding what no column can,
+    and each one the operation declares matches its schema in the OpenAPI document."""
     for name, value in request.args.items(multi=True):
         if _UNSTORABLE.search(name) or _UNSTORABLE.search(value):
             raise invalid_query(f"the query parameter {_shown(name)} holds a NUL character")
         if len(value) > MAX_QUERY_VALUE:
             raise invalid_query(f"{_shown(name)} is longer than {MAX_QUERY_VALUE} characters")
+    if request.url_rule is None:
+        return
+    path = _ROUTE_PARAMETER.sub(r"{\1}", request.url_rule.rule.removeprefix(API_PREFIX))
+    for parameter in query_parameters(path, request.method):
+        for text in request.args.getlist(parameter.name):
+            _check_parameter(parameter, text)
+
+
+def _check_parameter(parameter: QueryParameter, text: str) -> None:
+    if parameter.is_integer:
+        low, high = parameter.schema.get("minimum", 0), parameter.schema.get("maximum", MAX_ID)
+        if not (_PLAIN_INTEGER.fullmatch(text) and low <= int(text) <= high):
+            raise invalid_query(
+                f"{parameter.name} must be a whole number from {low} to {high} (ASCII digits)"
+            )
+        return
+    error = next(parameter.validator.iter_errors(text), None)
+    if error is not None:
+        raise invalid_query(f"{parameter.name} {_message(error)}")
 
 
 def query_integer(name: str, default: int, low: int, high: int) -> int:
@@ -134,10 +157,21 @@ def _pointer(path) -> str:
 
 
 def _message(error: ValidationError) -> str:
-    """Combinators say nothing useful of themselves; the schema's description does."""
-    if error.validator in ("oneOf", "anyOf") and "description" in error.schema:
-        return error.schema["description"]
-    return error.message if len(error.message) <= 200 else error.message[:200] + "..."
+    """What is wrong, said after the name of what it is wrong with."""
+    value = error.validator_value
+    if error.validator == "enum":
+        return f"must be one of {', '.join(map(str, value))}"
+    if error.validator in ("pattern", "oneOf", "anyOf") and "description" in error.schema:
+        return f"must be {error.schema['description']}"
+    if error.validator == "maxLength":
+        return f"must be at most {value} characters"
+    if error.validator == "minLength":
+        return f"must be at least {value} characters"
+    if error.validator == "type":
+        return f"must be of type {value if isinstance(value, str) else ' or '.join(value)}"
+    return "is wrong: " + (
+        error.message[:200] + "..." if len(error.message) > 200 else error.message
+    )
 
 
 def _shown(text: str) -> str:

@@ -60,10 +60,8 @@ def check_query() -> None:
 def _check_parameter(parameter: QueryParameter, text: str) -> None:
     if parameter.is_integer:
         low, high = parameter.schema.get("minimum", 0), parameter.schema.get("maximum", MAX_ID)
-        if not (_PLAIN_INTEGER.fullmatch(text) and low <= int(text) <= high):
-            raise invalid_query(
-                f"{parameter.name} must be a whole number from {low} to {high} (ASCII digits)"
-            )
+        if _whole_number(text, low, high) is None:
+            raise _not_a_whole_number(parameter.name, low, high)
         return
     error = next(parameter.validator.iter_errors(text), None)
     if error is not None:
@@ -74,15 +72,17 @@ def query_integer(name: str, default: int, low: int, high: int) -> int:
     text = request.args.get(name)
     if text is None:
         return default
-    if not (_PLAIN_INTEGER.fullmatch(text) and low <= int(text) <= high):
-        raise invalid_query(f"{name} must be a whole number from {low} to {high} (ASCII digits)")
-    return int(text)
+    number = _whole_number(text, low, high)
+    if number is None:
+        raise _not_a_whole_number(name, low, high)
+    return number
 
 
 def path_id(text: str, what: str) -> int:
     """The id in a path; anything else names no resource."""
-    if _PLAIN_INTEGER.fullmatch(text) and 1 <= int(text) <= MAX_ID:
-        return int(text)
+    number = _whole_number(text, 1, MAX_ID)
+    if number is not None:
+        return number
     raise Problem(
         404,
         "not-found",
@@ -127,6 +127,17 @@ def check_body(document: Any, schema_name: str) -> None:
             "the body does not match its schema (see /api/v1/openapi.json)",
             errors[:MAX_ERRORS_LISTED],
         )
+
+
+def _whole_number(text: str, low: int, high: int) -> int | None:
+    """``text`` as a number if it is plain ASCII digits within ``low``..``high``."""
+    if _PLAIN_INTEGER.fullmatch(text) and low <= int(text) <= high:
+        return int(text)
+    return None
+
+
+def _not_a_whole_number(name: str, low: int, high: int) -> Problem:
+    return invalid_query(f"{name} must be a whole number from {low} to {high} (ASCII digits)")
 
 
 def _refuse_constant(name: str) -> None:

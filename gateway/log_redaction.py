@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from urllib.parse import unquote_plus
 
 from gunicorn.glogging import Logger as GunicornLogger
+from gunicorn.glogging import SafeAtoms
 
 from connectors.registry import load_spec_file, spec_files
 from gateway.config import connector_folders_from_env
@@ -52,12 +53,21 @@ class Redactor:
     def __init__(self, query_names: Iterable[str], header_names: Iterable[str]) -> None:
         self.query_names = frozenset(name.lower() for name in query_names)
         self.header_names = frozenset(name.lower() for name in header_names)
+        names = "|".join(re.escape(name) for name in sorted(self.header_names, key=len)[::-1])
+        # A header as a dict or a request dump shows it: "'Api-Key': 'value'", "Cookie: value".
+        self._header_value = re.compile(rf"(?i)(\b(?:{names})['\"]?\s*[:=]\s*['\"]?)[^'\"\s,}}]+")
 
     def text(self, text: str) -> str:
         """``text`` with every credential it shows replaced by ``[REDACTED]``."""
-        text = _QUERY_PARAMETER.sub(self._parameter, text)
-        text = _HTTP_CREDENTIALS.sub(rf"\1\2{REDACTED}", text)
-        return _JWT.sub(REDACTED, text)
+        # Each pattern runs only where its mark is: most log values hold none of them.
+        lowered = text.lower()
+        if "=" in text:
+            text = _QUERY_PARAMETER.sub(self._parameter, text)
+        if "bearer" in lowered or "basic" in lowered:
+            text = _HTTP_CREDENTIALS.sub(rf"\1\2{REDACTED}", text)
+        if any(name in lowered for name in self.header_names):
+            text = self._header_value.sub(rf"\1{REDACTED}", text)
+        return _JWT.sub(REDACTED, text) if "eyJ" in text else text
 
     def is_credential_header(self, name: str) -> bool:
         """``name`` as a header (``Api-Key``) or a WSGI variable (``HTTP_API_KEY``)."""
@@ -128,15 +138,22 @@ class RedactingAccessLogger(GunicornLogger):
     def setup(self, cfg) -> None:
         super().setup(cfg)
         self.redactor = redactor_for(connector_folders_from_env())
+        self.atoms_wrapper_class = partial(_RedactedAtoms, redactor=self.redactor)
         redact_handlers(self.error_log, self.redactor)
 
-    def atoms(self, resp, req, environ, request_time) -> dict:
-        atoms = super().atoms(resp, req, environ, request_time)
-        return {key: self._redacted(key, value) for key, value in atoms.items()}
 
-    def _redacted(self, key: str, value):
+class _RedactedAtoms(SafeAtoms):
+    """The access log's values, each redacted as the log format reads it: a format reads
+    a handful of the fifty or so, and redacting them all would cost every request ~0.1 ms."""
+
+    def __init__(self, atoms: dict, redactor: Redactor) -> None:
+        super().__init__(atoms)
+        self._redactor = redactor
+
+    def __getitem__(self, key: str):
+        value = super().__getitem__(key)
         if key == "u":
             return "-"  # the basic-auth user name, where some SDKs put their key
-        if key.startswith("{") and self.redactor.is_credential_header(key[1:-2]):
+        if key.startswith("{") and self._redactor.is_credential_header(key[1:-2]):
             return REDACTED
-        return self.redactor.text(value) if isinstance(value, str) else value
+        return self._redactor.text(value) if isinstance(value, str) else value

@@ -71,8 +71,10 @@ def test_the_access_log_and_the_app_log_redact_credentials(ga4_app, cli_env, tmp
         ("POST /p?q=1;token=s3", "q=1;token=[REDACTED]"),
         ("headers: {'Authorization': 'Basic s3'}", "'Authorization': 'Basic [REDACTED]'"),
         ("Issue token {'access_token': 'eyJh.eyJz.s3'}", "{'access_token': '[REDACTED]'}"),
+        ("{'Api-Key': 's3', 'Accept': 'x'}", "{'Api-Key': '[REDACTED]', 'Accept': 'x'}"),
+        ("Cookie: session=s3", "Cookie: [REDACTED]"),
     ],
 )
 def test_credentials_are_found_however_written(line, shown):
-    redacted = Redactor({"api_secret", "token", "access_token"}, set()).text(line)
+    redacted = Redactor({"api_secret", "token", "access_token"}, {"api-key", "cookie"}).text(line)
     assert shown in redacted and "s3" not in redacted

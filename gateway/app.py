@@ -6,7 +6,17 @@ import logging
 
 from flask import Flask
 
-from gateway import api, errors, health, metrics, proxy, request_id, snapshots, vault
+from gateway import (
+    api,
+    errors,
+    health,
+    log_redaction,
+    metrics,
+    proxy,
+    request_id,
+    snapshots,
+    vault,
+)
 from gateway.config import Config
 from gateway.db import db
 from gateway.oauth import server as oauth_server
@@ -15,6 +25,7 @@ from gateway.oauth import server as oauth_server
 def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
     logging.basicConfig(level=config.log_level)
+    log_redaction.init_app(config)
     app = Flask(__name__, instance_path=str(config.instance_path))
     app.config.update(SECRET_KEY=config.secret_key, MAX_CONTENT_LENGTH=config.max_body_bytes)
     app.extensions["gatehouse.config"] = config

@@ -45,6 +45,7 @@ def serve_with_gunicorn(host: str, port: int, workers: int, threads: int) -> Non
             "threads": threads,
             "worker_class": "gateway.worker.ProblemThreadWorker",
             "accesslog": "-",
+            "logger_class": "gateway.log_redaction.RedactingAccessLogger",
             "graceful_timeout": 10,
         }
     ).run()

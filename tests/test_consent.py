@@ -129,7 +129,10 @@ def test_bad_events_are_refused_whole_with_each_problem(app, gateway, cmp):
         },
     )
     assert response.status_code == 422
-    assert [e["pointer"] for e in response.json()["errors"]] == ["/events/1", "/events/2"]
+    assert [e["pointer"] for e in response.json()["errors"]] == [
+        "/events/1/email",
+        "/events/2/purpose",
+    ]
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(ConsentEvent)) == 0
 

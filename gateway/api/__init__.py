@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
-import yaml
 from flask import Blueprint, Flask, jsonify
 
-from gateway.api import audit, consent
+from gateway.api import audit, consent, inputs
+from gateway.api.document import openapi_document
 
-OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
-
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp = Blueprint("api", __name__, url_prefix=inputs.API_PREFIX)
+bp.before_request(inputs.check_query)
 consent.register(bp)
 audit.register(bp)
-
-
-@cache
-def openapi_document() -> dict:
-    return yaml.safe_load(OPENAPI_PATH.read_text())
 
 
 @bp.get("/openapi.json")

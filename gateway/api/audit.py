@@ -21,13 +21,14 @@ from flask import (
 )
 from sqlalchemy import update
 
+from gateway.api import inputs
 from gateway.api.auth import require_scope
 from gateway.audit.export import FORMATS, MEDIA_TYPES, record_as_dict, unknown_outcome_cutoff
 from gateway.audit.manifest import ExportDigest
 from gateway.audit.person import person_report
 from gateway.audit.processing import processing_record
 from gateway.audit.queries import AuditQuery, api_actor, recent_queries, record_query
-from gateway.audit.search import ExchangeFilter, FilterError, person_key, search
+from gateway.audit.search import MAX_PAGE, ExchangeFilter, FilterError, person_key, search
 from gateway.audit.withdrawals import check_withdrawals
 from gateway.config import config_of
 from gateway.db import db, utcnow
@@ -43,7 +44,8 @@ DEFAULT_PERIOD = timedelta(days=365)
 @require_scope(SCOPE)
 def search_exchanges():
     where = _filter()
-    page = search(db.session, where, _integer("limit", 100), request.args.get("cursor"))
+    limit = inputs.query_integer("limit", 100, 1, MAX_PAGE)
+    page = search(db.session, where, limit, request.args.get("cursor"))
     _record("search", where.described(), len(page.records))
     db.session.commit()
     cutoff = unknown_outcome_cutoff(config_of(current_app))
@@ -58,7 +60,7 @@ def export_exchanges():
     where = _filter()
     file_format = request.args.get("format", "jsonl")
     if file_format not in FORMATS:
-        raise _invalid(f"format must be one of {', '.join(FORMATS)}")
+        raise inputs.invalid_query(f"format must be one of {', '.join(FORMATS)}")
     digest = ExportDigest(
         db.session, where, file_format, unknown_outcome_cutoff(config_of(current_app))
     )
@@ -88,8 +90,8 @@ def export_exchanges():
 
 
 @require_scope(SCOPE)
-def export_manifest(export_id: int):
-    query = db.session.get(AuditQuery, export_id)
+def export_manifest(export_id: str):
+    query = db.session.get(AuditQuery, inputs.path_id(export_id, "export"))
     if query is None or query.kind != "export":
         raise Problem(404, "not-found", "Not found", f"no export {export_id}")
     if query.manifest is None:
@@ -106,7 +108,7 @@ def export_manifest(export_id: int):
 def report_person():
     key = person_key(request.args, _pepper())
     if key is None:
-        raise _invalid("give one of email, phone or external_id")
+        raise inputs.invalid_query("give one of email, phone or external_id")
     report = person_report(db.session, key)
     _record("person_report", {"subject_key": key}, len(report.exchanges))
     db.session.commit()
@@ -133,7 +135,7 @@ def report_withdrawals():
 
 @require_scope(SCOPE)
 def list_queries():
-    queries = recent_queries(db.session, _integer("limit", 100))
+    queries = recent_queries(db.session, inputs.query_integer("limit", 100, 1, MAX_PAGE))
     return jsonify(items=[query.as_dict() for query in queries])
 
 
@@ -148,25 +150,12 @@ def _record(kind: str, parameters: dict, count: int | None = None) -> AuditQuery
     )
 
 
-def _integer(name: str, default: int) -> int:
-    text = request.args.get(name)
-    if text is None:
-        return default
-    if not text.isdigit() or not 1 <= int(text) <= 1000:
-        raise _invalid(f"{name} must be a whole number from 1 to 1000")
-    return int(text)
-
-
-def _invalid(detail: str) -> Problem:
-    return Problem(400, "invalid-query", "Invalid query", detail)
-
-
 def _pepper() -> bytes:
     return config_of(current_app).pepper
 
 
 def _unreadable_query(exc: FilterError) -> Response:
-    return problem_response(_invalid(str(exc)))
+    return problem_response(inputs.invalid_query(str(exc)))
 
 
 def register(bp: Blueprint) -> None:
@@ -174,7 +163,7 @@ def register(bp: Blueprint) -> None:
     for rule, view in (
         ("/audit/exchanges", search_exchanges),
         ("/audit/exchanges/export", export_exchanges),
-        ("/audit/exports/<int:export_id>/manifest", export_manifest),
+        ("/audit/exports/<export_id>/manifest", export_manifest),
         ("/audit/people", report_person),
         ("/audit/processing", report_processing),
         ("/audit/withdrawals", report_withdrawals),

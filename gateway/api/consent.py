@@ -10,47 +10,30 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import select
 
+from gateway.api import inputs
 from gateway.api.auth import require_scope
 from gateway.config import config_of
 from gateway.db import db, utcnow
-from gateway.errors import Problem
 from policies.consent import ConsentState, record_consents
 from policies.consent_import import IDENTIFIER_KINDS, parse_row
 from policies.subjects import subject_key
 
-MAX_EVENTS = 1000
-
 
 @require_scope("consent:write")
 def record_events():
-    body = request.get_json(silent=True)
-    items = body.get("events") if isinstance(body, dict) and "events" in body else [body]
-    if not isinstance(items, list) or not items or len(items) > MAX_EVENTS:
-        raise Problem(
-            422,
-            "invalid-body",
-            "Invalid request",
-            f"send one consent event object, or {{'events': [...]}} with 1 to {MAX_EVENTS} of them",
-        )
+    body = inputs.json_body()
+    batch = isinstance(body, dict) and "events" in body
+    inputs.check_body(body, "ConsentEvents" if batch else "ConsentEvent")
+    items = body["events"] if batch else [body]
     pepper = _pepper()
     parsed, errors = [], []
     for index, item in enumerate(items):
         try:
-            if not isinstance(item, dict):
-                raise ValueError("an event is a JSON object")
             parsed.append(parse_row({"occurred_at": utcnow().isoformat(), **item}, pepper))
-        except ValueError as exc:
-            errors.append(
-                {"pointer": f"/events/{index}" if len(items) > 1 else "", "message": str(exc)}
-            )
+        except ValueError as exc:  # parse_row's own messages, written for the client
+            errors.append({"pointer": f"/events/{index}" if batch else "", "message": str(exc)})
     if errors:
-        raise Problem(
-            422,
-            "invalid-body",
-            "Invalid request",
-            "no event was recorded",
-            extra={"errors": errors},
-        )
+        raise inputs.invalid_body("no event was recorded", errors[: inputs.MAX_ERRORS_LISTED])
     events = record_consents(db.session, parsed)
     db.session.commit()
     return jsonify(recorded=len(events), event_ids=[event.id for event in events]), 201
@@ -60,15 +43,10 @@ def record_events():
 def read_states():
     given = [(kind, request.args[kind]) for kind in IDENTIFIER_KINDS if request.args.get(kind)]
     if len(given) != 1:
-        raise Problem(
-            400,
-            "invalid-query",
-            "Invalid query",
-            f"give exactly one of {', '.join(IDENTIFIER_KINDS)}",
-        )
+        raise inputs.invalid_query(f"give exactly one of {', '.join(IDENTIFIER_KINDS)}")
     key = subject_key(_pepper(), *given[0])
     if key is None:
-        raise Problem(400, "invalid-query", "Invalid query", f"the {given[0][0]} cannot be read")
+        raise inputs.invalid_query(f"the {given[0][0]} cannot be read")
     states = db.session.scalars(
         select(ConsentState).where(ConsentState.subject_key == key).order_by(ConsentState.purpose)
     )

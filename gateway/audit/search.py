@@ -9,6 +9,7 @@ the log holds only the keyed hash.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime, time
@@ -18,10 +19,19 @@ from sqlalchemy.orm import Session
 
 from gateway.audit.models import ExchangeRecord, ExchangeSubject
 from policies.consent_import import IDENTIFIER_KINDS
+from policies.moments import storable_utc
 from policies.subjects import subject_key
 
 DECISIONS = ("allow", "redact", "deny")
 MAX_PAGE = 1000
+#: The largest sequence number a cursor may name (the column is a signed 64-bit integer).
+MAX_SEQ = 2**63 - 1
+#: Filters naming a vocabulary key: fideslang's dotted keys and our snake_case rule names.
+KEY_SYNTAX = {
+    "purpose": re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)*"),
+    "category": re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)*"),
+    "rule": re.compile(r"[a-z0-9_]+"),
+}
 
 
 class FilterError(ValueError):
@@ -52,6 +62,9 @@ class ExchangeFilter:
             values[name] = _moment(name, values[name], end_of_day=name == "until")
         if values["decision"] and values["decision"] not in DECISIONS:
             raise FilterError(f"decision must be one of {', '.join(DECISIONS)}")
+        for name, syntax in KEY_SYNTAX.items():
+            if values[name] and not syntax.fullmatch(values[name]):
+                raise FilterError(f"{name} {values[name][:100]!r} is not a {name} name")
         return cls(**values, subject_key=person_key(params, pepper))
 
     def described(self) -> dict:
@@ -80,7 +93,10 @@ class ExchangeFilter:
             query = query.where(record.started_at <= self.until)
         if self.purpose is not None:
             query = query.where(
-                or_(record.purpose == self.purpose, record.purpose.startswith(self.purpose + "."))
+                or_(
+                    record.purpose == self.purpose,
+                    record.purpose.startswith(self.purpose + ".", autoescape=True),
+                )
             )
         if self.category is not None:
             query = query.where(_json_list_has_key_under(record.data_categories, self.category))
@@ -154,11 +170,15 @@ def _moment(name: str, text: str | None, end_of_day: bool) -> datetime | None:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            return datetime.combine(day, time.max if end_of_day else time.min, UTC)
-        moment = datetime.fromisoformat(text)
+            moment = datetime.combine(day, time.max if end_of_day else time.min, UTC)
+        else:
+            moment = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise FilterError(f"{name}: {text!r} is not an ISO 8601 date or time") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        raise FilterError(f"{name}: {text[:40]!r} is not an ISO 8601 date or time") from exc
+    try:
+        return storable_utc(moment if moment.tzinfo else moment.replace(tzinfo=UTC), name)
+    except ValueError as exc:
+        raise FilterError(str(exc)) from exc
 
 
 def _json_list_has_key_under(column, key: str):
@@ -189,7 +209,7 @@ def _read_cursor(cursor: str | None) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, seq = text.split(":")
-        if prefix != "after" or not seq.isdigit():
+        if prefix != "after" or not (seq.isascii() and seq.isdigit() and int(seq) <= MAX_SEQ):
             raise ValueError(text)
     except ValueError as exc:
         raise FilterError("cursor is not one this API returned") from exc

@@ -9,15 +9,17 @@ understand them.
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidScopeError, scope_to_list
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
-from flask import Blueprint, Flask, Response, current_app, g, jsonify
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from sqlalchemy import select
 
 from gateway.db import db
@@ -31,6 +33,8 @@ from gateway.snapshots import snapshots_of
 from gateway.vault import vault_of
 
 bp = Blueprint("oauth", __name__)
+#: The length of the column; a longer client id names no client.
+MAX_CLIENT_ID = 64
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,16 @@ class _TokenGenerator(JWTBearerTokenGenerator):
 
 class _ClientCredentials(ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = list(AUTH_METHODS)
+
+    def validate_requested_scope(self) -> None:
+        """A scope the client does not hold is refused (RFC 6749 §5.2): a token silently
+        narrowed would fail later, far from the request that asked for too much."""
+        requested = set(scope_to_list(self.request.payload.scope) or ())
+        missing = requested - set(self.request.client.scopes.split())
+        if missing:
+            raise InvalidScopeError(
+                f"this client does not hold the scope {' '.join(sorted(missing))}"
+            )
 
 
 class _VerifiedTokenLookup:
@@ -120,7 +134,25 @@ class _Server(AuthorizationServer):
 
 
 def _query_client(client_id: str) -> Client | None:
+    if len(client_id) > MAX_CLIENT_ID or "\x00" in client_id:
+        return None  # names no client, and PostgreSQL would refuse the NUL mid-query
     return db.session.scalar(select(Client).where(Client.client_id == client_id))
+
+
+@bp.before_request
+def _refuse_unreadable_basic_credentials() -> Response | None:
+    """Authlib reads HTTP basic credentials as UTF-8 and fails on other bytes; such a
+    client is refused here as no client at all."""
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        base64.b64decode(credentials.strip()).decode()
+    except ValueError:  # not base64, or not UTF-8
+        server = oauth_of(current_app).server
+        refusal = InvalidClientError(description="the basic credentials are not UTF-8 text")
+        return server.handle_response(*refusal())
+    return None
 
 
 def _tokens_are_self_contained(token: dict, request) -> None:
@@ -173,7 +205,11 @@ def init_app(app: Flask) -> None:
     keys = SigningKeys(db.of(app).sessions, vault_of(app))
     audience = f"{config.issuer}/proxy"
     verifier = AccessTokenVerifier(
-        keys, config.issuer, audience, lambda jti: jti in snapshots.get("revocations")
+        keys,
+        config.issuer,
+        audience,
+        lambda jti: jti in snapshots.get("revocations"),
+        config.token_ttl_seconds,
     )
     server = _Server(query_client=_query_client, save_token=_tokens_are_self_contained)
     server.init_app(app)

@@ -1,7 +1,9 @@
 """Verifying the gateway's own JWT access tokens (RFC 9068) without a database trip.
 
-The signature, issuer, audience, type and expiry are checked locally; revocation is
-a lookup in the in-memory set of revoked token ids.
+The signature, issuer, audience, type, expiry and lifetime are checked locally; revocation
+is a lookup in the in-memory set of revoked token ids. A token living longer than the
+gateway issues tokens for is refused even when our key signed it: a leaked signing key, or
+a bug, must not mint tokens that outlive every revocation list.
 """
 
 from __future__ import annotations
@@ -58,9 +60,11 @@ class AccessTokenVerifier:
         issuer: str,
         audience: str,
         is_revoked: Callable[[str], bool],
+        max_lifetime_seconds: int,
     ) -> None:
         self._keys = keys
         self._is_revoked = is_revoked
+        self._max_lifetime = max_lifetime_seconds
         self._claims = jwt.JWTClaimsRegistry(
             leeway=CLOCK_LEEWAY_SECONDS,
             iss={"essential": True, "value": issuer},
@@ -93,8 +97,10 @@ class AccessTokenVerifier:
         if decoded.header.get("typ") != ACCESS_TOKEN_TYPE:
             raise InvalidAccessToken("the token is not an access token")
         claims = decoded.claims
-        if not isinstance(claims.get("exp"), int):
-            raise InvalidAccessToken("the access token has no expiry")
+        if not isinstance(claims.get("exp"), int) or not isinstance(claims.get("iat"), int):
+            raise InvalidAccessToken("the access token has no expiry or issue time")
+        if claims["exp"] - claims["iat"] > self._max_lifetime:
+            raise InvalidAccessToken("the access token lives longer than this gateway allows")
         try:
             # Expiry is judged by the caller: introspection reports expired tokens too.
             self._claims.validate({name: value for name, value in claims.items() if name != "exp"})
@@ -104,8 +110,8 @@ class AccessTokenVerifier:
             client_id=claims["client_id"],
             scopes=frozenset(str(claims.get("scope") or "").split()),
             jti=claims["jti"],
-            issued_at=int(claims["iat"]),
-            expires_at=int(claims["exp"]),
+            issued_at=claims["iat"],
+            expires_at=claims["exp"],
             claims=claims,
             revoked=self._is_revoked(claims["jti"]),
         )

@@ -1,0 +1,92 @@
+"""The OpenAPI document of the API, and validators for the bodies it describes.
+
+The document is written by hand in ``openapi.yaml``; what the code knows better (the
+fideslang data uses a consent may name) is filled in when it is loaded. Request bodies
+are validated against the document's own schemas, so what is published is what is
+enforced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+from jsonschema import Draft202012Validator
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+
+from policies.taxonomy import known_data_uses
+
+OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
+_DOCUMENT_URI = "urn:gatehouse:api:v1"
+
+
+@cache
+def openapi_document() -> dict:
+    document = yaml.safe_load(OPENAPI_PATH.read_text())
+    schemas = document["components"]["schemas"]
+    schemas["ConsentEvent"]["properties"]["purpose"]["enum"] = sorted(known_data_uses())
+    return document
+
+
+@dataclass(frozen=True)
+class QueryParameter:
+    name: str
+    schema: dict
+    validator: Draft202012Validator
+
+    @property
+    def is_integer(self) -> bool:
+        return self.schema.get("type") == "integer"
+
+
+def body_validator(schema_name: str) -> Draft202012Validator:
+    """A validator of ``#/components/schemas/<schema_name>``."""
+    return _validator(f"#/components/schemas/{schema_name}")
+
+
+@cache
+def query_parameters(path: str, method: str) -> tuple[QueryParameter, ...]:
+    """The query parameters the document declares for an operation (none if undeclared)."""
+    operation = openapi_document()["paths"].get(path, {}).get(method.lower(), {})
+    declared = []
+    for index, parameter in enumerate(operation.get("parameters", [])):
+        pointer = f"#/paths/{_escaped(path)}/{method.lower()}/parameters/{index}"
+        if "$ref" in parameter:
+            pointer = parameter["$ref"]
+            parameter = _resolved(pointer)
+        if parameter["in"] == "query":
+            schema = _resolved(pointer + "/schema")
+            declared.append(
+                QueryParameter(parameter["name"], schema, _validator(pointer + "/schema"))
+            )
+    return tuple(declared)
+
+
+@cache
+def _validator(pointer: str) -> Draft202012Validator:
+    """A validator of the schema at ``pointer`` (OpenAPI 3.1 is JSON Schema 2020-12), its
+    references resolved within the document."""
+    registry = Registry().with_resource(
+        _DOCUMENT_URI, DRAFT202012.create_resource(openapi_document())
+    )
+    return Draft202012Validator(
+        {"$ref": _DOCUMENT_URI + pointer},
+        registry=registry,
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+
+
+def _resolved(pointer: str) -> dict:
+    """The object at a local pointer, following ``$ref`` until it is not one."""
+    node = openapi_document()
+    for part in pointer.removeprefix("#/").split("/"):
+        key = part.replace("~1", "/").replace("~0", "~")
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    return _resolved(node["$ref"]) if "$ref" in node else node
+
+
+def _escaped(path: str) -> str:
+    return path.replace("~", "~0").replace("/", "~1")

@@ -168,11 +168,13 @@ def test_a_time_outside_what_is_stored_is_refused(gateway, api_token, field, mom
         b"\xff\xfe\x00",
         json.dumps({**EVENT, "evidence": {"score": "NaN"}}).replace('"NaN"', "NaN").encode(),
         b"[" * 30_000 + b"]" * 30_000,
+        b'{"email": "ada@example.com", "email": "eve@example.com", "purpose": "x"}',
     ],
 )
 def test_a_body_that_is_not_json_is_refused(gateway, api_token, raw):
     body = assert_problem(post_events(gateway, api_token, raw), 422, "invalid-body")
-    assert "not JSON" in body["detail"]
+    assert "not one unambiguous JSON document" in body["detail"]
+    assert body["errors"][0]["message"]
 
 
 def test_a_body_that_is_not_declared_json_is_refused(gateway, api_token):

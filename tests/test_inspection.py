@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from gateway.audit.models import ExchangeRecord
 from gateway.db import db
-from gateway.proxy.document import MAX_DEPTH, AmbiguousJSON, parse_document
+from gateway.unambiguous_json import MAX_DEPTH, AmbiguousJSON, parse_document
 from policies.subjects import subject_key
 from tests.conftest import apply, get_token, sandbox_requests
 from tests.test_connector_operations import catalog, consent_to_every_purpose

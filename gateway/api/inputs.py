@@ -4,14 +4,15 @@ Every endpoint reads its query, path ids and body through here, so a malformed i
 is a 4xx problem saying what is wrong, never a 500 from the database or the standard
 library. No query value holds a NUL (PostgreSQL refuses it mid-query) or runs past
 :data:`MAX_QUERY_VALUE`; integers are plain ASCII digits in range (``int()`` would also
-take '١٢', '1_000', ' 12 ' and '+3'); a JSON body is JSON without NUL, lone surrogates
-(neither can be stored) or NaN. Query parameters and bodies match the schemas the OpenAPI
-document gives them, so what is published is what is enforced.
+take '١٢', '1_000', ' 12 ' and '+3'); a JSON body is read as the proxy reads one (one
+unambiguous document: no member named twice, no NaN, no lone surrogate, UTF-8, nested
+at most 32 deep) and holds no NUL, which no column can store. Query parameters and
+bodies match the schemas the OpenAPI document gives them, so what is published is what
+is enforced.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -20,6 +21,7 @@ from jsonschema import ValidationError
 
 from gateway.api.document import QueryParameter, body_validator, query_parameters
 from gateway.errors import Problem
+from gateway.unambiguous_json import AmbiguousJSON, parse_document
 
 MAX_QUERY_VALUE = 1000
 #: Ids are signed 64-bit integers in both databases.
@@ -101,11 +103,11 @@ def json_body() -> Any:
             "send the body as application/json",
         )
     try:
-        document = json.loads(request.get_data(), parse_constant=_refuse_constant)
-    except (ValueError, RecursionError) as exc:  # bad UTF-8 is a ValueError too
+        document = parse_document(request.get_data())
+    except AmbiguousJSON as exc:
         raise invalid_body(
-            "the body is not JSON (UTF-8, without NaN or Infinity, nested less than "
-            "a few hundred levels deep)"
+            "the body is not one unambiguous JSON document",
+            [{"pointer": problem.pointer, "message": problem.message} for problem in exc.problems],
         ) from exc
     pointer = _first_unstorable(document)
     if pointer is not None:
@@ -138,10 +140,6 @@ def _whole_number(text: str, low: int, high: int) -> int | None:
 
 def _not_a_whole_number(name: str, low: int, high: int) -> Problem:
     return invalid_query(f"{name} must be a whole number from {low} to {high} (ASCII digits)")
-
-
-def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _first_unstorable(document: Any) -> str | None:

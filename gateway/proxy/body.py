@@ -22,8 +22,8 @@ from gunicorn.http.errors import ParseException
 
 from gateway.config import config_of
 from gateway.errors import Problem
-from gateway.proxy.document import parse_document
 from gateway.proxy.refusal import refusal
+from gateway.unambiguous_json import parse_document
 
 _READ_SIZE = 64 * 1024
 _KEPT_AS = "gatehouse.body"

@@ -16,8 +16,8 @@ from gateway.errors import Problem
 from gateway.oauth.clients import ClientView
 from gateway.oauth.tokens import AccessToken, AccessTokenVerifier, InvalidAccessToken
 from gateway.proxy.body import request_document
-from gateway.proxy.document import AmbiguousJSON
 from gateway.proxy.refusal import refusal
+from gateway.unambiguous_json import AmbiguousJSON
 
 PROXY_SCOPE = "proxy"
 DEFAULT_LOCATIONS = (TokenLocation("bearer"),)

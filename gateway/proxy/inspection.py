@@ -22,8 +22,8 @@ from connectors.spec import Operation
 from connectors.vocabulary import data_uses
 from gateway.errors import Problem
 from gateway.proxy.body import request_body, request_document
-from gateway.proxy.document import AmbiguousJSON
 from gateway.proxy.refusal import refusal
+from gateway.unambiguous_json import AmbiguousJSON
 from policies.subjects import subject_key
 
 PURPOSE_HEADER = "X-Purpose"

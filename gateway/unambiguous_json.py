@@ -1,4 +1,5 @@
-"""Reading a JSON body as one unambiguous document, or refusing it.
+"""Reading a JSON body as one unambiguous document, or refusing it: the proxy's bodies
+and the API's alike.
 
 The gateway checks the parsed document but forwards the bytes, so the bytes must mean
 the same document to every reader, the vendor's included. A member named twice is read

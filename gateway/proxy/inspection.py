@@ -18,6 +18,7 @@ from flask import Request
 from catalog.snapshot import ToolView
 from connectors.classify import Classification, classify, validate_body, validate_query
 from connectors.pointers import remove, resolve
+from connectors.query import query_document, with_query_subjects
 from connectors.spec import Operation
 from connectors.vocabulary import data_uses
 from gateway.errors import Problem
@@ -67,15 +68,19 @@ def inspect_call(request: Request, tool: ToolView, call: Call, pepper: bytes) ->
     document = _parse_body(request, operation)
     if _remove_app_token(tool, document):
         body = json.dumps(document).encode()
-    violations = validate_body(operation, document) + validate_query(
-        operation, request.args.to_dict()
+    app_params = [loc.name for loc in tool.spec.app_token if loc.kind == "query"]
+    query, unclear = query_document(
+        operation, request.query_string.decode("latin-1"), ignored=app_params
     )
+    violations = validate_body(operation, document) + unclear + validate_query(operation, query)
     if violations:
         raise _invalid(
             f"the request does not match operation {operation.id!r} of {tool.slug!r}",
             [violation.as_dict() for violation in violations],
         )
-    classification = classify(operation, document, call.path_params)
+    classification = with_query_subjects(
+        classify(operation, document, call.path_params), operation, query
+    )
     keys = tuple(
         subject_key(pepper, subject.kind, subject.identifier) for subject in classification.subjects
     )

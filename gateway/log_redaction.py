@@ -6,6 +6,10 @@ gateway sends vendor keys the same way. A request line, a referrer or a tracebac
 carry them into the log. Every parameter a connector spec reads a token from or puts a
 credential in, and the usual credential names, is logged as ``[REDACTED]``; so are
 credential headers, ``Bearer``/``Basic`` credentials and anything shaped like a JWT.
+People are known to the gateway only as keyed hashes, so the e-mail addresses and phone
+numbers a path or a query names (``/contacts/ada@example.com``) are logged as
+``[EMAIL]`` and ``[PHONE]``: the request id leads to the exchange record, which holds
+their keyed hashes.
 """
 
 from __future__ import annotations
@@ -47,6 +51,10 @@ GENERIC_HEADER_NAMES = frozenset(
 _QUERY_PARAMETER = re.compile(r"(^|[?&;])([^=&;\s\"'#?]+)=([^&;\s\"'#]*)")
 _HTTP_CREDENTIALS = re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]+")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+#: An e-mail address as a log line shows it: as typed, or percent-encoded in a URL.
+_EMAIL = re.compile(r"(?i)[\w.%+-]+(?:@|%40)(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63}\b")
+#: A phone number in international form, its "+" as typed or percent-encoded.
+_PHONE = re.compile(r"(?i)(?<![\w+])(?:\+|%2B)[1-9][0-9]{6,14}\b")
 
 
 class Redactor:
@@ -67,6 +75,10 @@ class Redactor:
             text = _HTTP_CREDENTIALS.sub(rf"\1\2{REDACTED}", text)
         if any(name in lowered for name in self.header_names):
             text = self._header_value.sub(rf"\1{REDACTED}", text)
+        if "@" in text or "%40" in text:
+            text = _EMAIL.sub("[EMAIL]", text)
+        if "+" in text or "%2b" in lowered:
+            text = _PHONE.sub("[PHONE]", text)
         return _JWT.sub(REDACTED, text) if "eyJ" in text else text
 
     def is_credential_header(self, name: str) -> bool:

@@ -78,3 +78,18 @@ def test_the_access_log_and_the_app_log_redact_credentials(ga4_app, cli_env, tmp
 def test_credentials_are_found_however_written(line, shown):
     redacted = Redactor({"api_secret", "token", "access_token"}, {"api-key", "cookie"}).text(line)
     assert shown in redacted and "s3" not in redacted
+
+
+@pytest.mark.parametrize(
+    ("line", "shown", "hidden"),
+    [
+        ("GET /proxy/brevo/contacts/ada@example.com HTTP/1.1", "/contacts/[EMAIL] ", "ada@"),
+        ("GET /p?email=ada%40example.com&x=1 HTTP/1.1", "?email=[EMAIL]&x=1", "ada%40"),
+        ("DELETE /proxy/x/contacts/+14155550100 HTTP/1.1", "/contacts/[PHONE] ", "4155550100"),
+        ("GET /p?phone=%2B14155550100", "?phone=[PHONE]", "4155550100"),
+        ("at 2026-12-03T08:14:03+00:00 in 12 ms", "2026-12-03T08:14:03+00:00", "[PHONE]"),
+    ],
+)
+def test_people_are_not_named_in_the_log(line, shown, hidden):
+    redacted = Redactor(set(), set()).text(line)
+    assert shown in redacted and hidden not in redacted

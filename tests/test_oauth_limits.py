@@ -26,11 +26,19 @@ def ask_token(gateway: str, credentials, scope: str) -> requests.Response:
     )
 
 
-@pytest.mark.parametrize("scope", ["audit:read", "proxy audit:read", "proxy no-such-scope"])
-def test_a_scope_the_client_does_not_hold_is_refused_not_narrowed(gateway, demo, scope):
+@pytest.mark.parametrize(
+    ("scope", "named"),
+    [
+        ("audit:read", "scope audit:read"),
+        ("proxy audit:read", "scope audit:read"),
+        ("proxy no-such-scope", "scopes the gateway does not know"),
+        ("proxy \x00\xff", "scopes the gateway does not know"),
+    ],
+)
+def test_a_scope_the_client_does_not_hold_is_refused_not_narrowed(gateway, demo, scope, named):
     body = assert_problem(ask_token(gateway, demo, scope), 400, "oauth-invalid-scope")
     assert body["error"] == "invalid_scope"
-    assert "does not hold the scope" in body["detail"]
+    assert f"does not hold the requested {named}" in body["detail"]
 
 
 def test_a_scope_the_client_holds_is_granted(gateway, demo):

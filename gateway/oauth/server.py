@@ -73,8 +73,13 @@ class _ClientCredentials(ClientCredentialsGrant):
         requested = set(scope_to_list(self.request.payload.scope) or ())
         missing = requested - set(self.request.client.scopes.split())
         if missing:
+            # Only scope names the gateway knows are repeated: the rest may be anything the
+            # client sent, and an OAuth error description is plain ASCII (RFC 6749 §5.2).
+            named = " ".join(sorted(missing & KNOWN_SCOPES))
+            unknown = "scopes the gateway does not know" if missing - KNOWN_SCOPES else ""
             raise InvalidScopeError(
-                f"this client does not hold the scope {' '.join(sorted(missing))}"
+                "this client does not hold the requested "
+                + (" and ".join(filter(None, [f"scope {named}" if named else "", unknown])))
             )
 
 

@@ -128,7 +128,8 @@ def ensure_safe_path(path: str) -> None:
         raise UnsafePath("the path holds a backslash or a control character")
     if path.startswith("/") or _SCHEME.match(path):
         raise UnsafePath("the path is absolute; give it relative to the tool")
-    if any(segment in {".", ".."} for segment in path.split("/")):
+    # "..;x" is ".." to servers that strip path parameters (Tomcat, Spring, Jetty).
+    if any(segment.split(";", 1)[0] in {".", ".."} for segment in path.split("/")):
         raise UnsafePath("the path holds a '.' or '..' segment")
 
 

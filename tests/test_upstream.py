@@ -43,6 +43,8 @@ def test_safe_paths_stay_below_the_base(path, query, expected):
         "a\\..\\b",
         "a\nb",
         "a\x00b",
+        "a/..;/b",
+        "a/.;jsessionid=1/b",
     ],
 )
 def test_escaping_paths_are_refused(path):

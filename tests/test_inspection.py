@@ -110,6 +110,15 @@ def test_a_body_declared_in_another_charset_is_refused(app, gateway, sandbox, de
     assert sandbox_requests(sandbox) == []
 
 
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br"])
+def test_a_compressed_body_is_refused_not_forwarded_unread(gateway, sandbox, demo_token, coding):
+    """The vendor would decompress what the gateway read as plain JSON, or the reverse."""
+    body = b'{"email_address": "ada@example.com", "status": "subscribed"}'
+    response = post_member(gateway, demo_token, body, **{"Content-Encoding": coding})
+    assert_problem(response, 415, "unsupported-media-type")
+    assert sandbox_requests(sandbox) == []
+
+
 def test_json_nested_to_the_limit_is_read():
     nested = b"[" * (MAX_DEPTH - 1) + b"]" * (MAX_DEPTH - 1)
     assert parse_document(b'{"a": ' + nested + b"}") == {"a": json.loads(nested)}

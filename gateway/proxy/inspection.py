@@ -141,17 +141,20 @@ def _parse_body(request: Request, operation: Operation) -> Any:
             )
         return None
     charset = request.mimetype_params.get("charset", "utf-8").lower()
+    coding = request.headers.get("Content-Encoding", "identity").strip().lower()
     if (
         not request.mimetype
         or not (request.mimetype == "application/json" or request.mimetype.endswith("+json"))
         or charset != "utf-8"  # the body is checked as UTF-8: a vendor must read it so too
+        or coding not in ("", "identity")  # nor read compressed bytes the gateway did not
     ):
         raise refusal(
             415,
             "unsupported-media-type",
             "Unsupported media type",
             "unsupported_media_type",
-            f"operation {operation.id!r} takes a JSON body in UTF-8 (application/json)",
+            f"operation {operation.id!r} takes an uncompressed JSON body in UTF-8 "
+            "(application/json, no Content-Encoding)",
         )
     try:
         return request_document(request)

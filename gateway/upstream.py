@@ -77,6 +77,7 @@ NOT_RETURNED = frozenset(
 #: How much of a vendor's answer is read at a time (the size cap is checked after each).
 READ_CHUNK_BYTES = 64 * 1024
 
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 #: Characters left unescaped when re-encoding a decoded path (RFC 3986 pchar and "/").
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
@@ -84,6 +85,11 @@ _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 class ResponseTooLarge(Exception):
     """The vendor's answer is larger than ``GATEHOUSE_UPSTREAM_MAX_RESPONSE_BYTES``."""
+
+
+class UnusableStatus(Exception):
+    """The vendor answered with a status that is no final HTTP status (200 to 599): a
+    101 would switch the app's connection to a protocol nobody checks, 999 is no HTTP."""
 
 
 class UnsafePath(ValueError):
@@ -99,6 +105,7 @@ SEND_FAILURES = (
     OSError,  # TimeoutError included
     AddressRefused,
     ResponseTooLarge,
+    UnusableStatus,
 )
 
 
@@ -174,11 +181,14 @@ def forwarded_request_headers(
 
 
 def returned_response_headers(headers: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The vendor's headers the app gets: not hop-by-hop, not ours, and none holding a
+    control character (an app's HTTP parser may split or cut a header at one)."""
     named_by_connection = _connection_tokens(headers.get("Connection", ""))
     return [
         (name, value)
         for name, value in headers.items()
         if name.lower() not in HOP_BY_HOP | NOT_RETURNED | named_by_connection
+        and not _CONTROL.search(name + value)
     ]
 
 
@@ -230,6 +240,8 @@ class UpstreamPool:
                     stream=True,
                 )
                 with response:
+                    if not 200 <= response.status_code <= 599:
+                        raise UnusableStatus(response.status_code)
                     content = self._read_capped(response)
                 if watch.expired:  # a body that ends when the connection does looks whole
                     raise TimeoutError("the deadline cut the response")

@@ -173,6 +173,24 @@ def test_cookies_and_hop_by_hop_headers_never_reach_the_app(app, call_vendor):
     assert response.cookies.get_dict() == {}
 
 
+def test_a_header_holding_a_control_character_never_reaches_the_app(app, call_vendor):
+    answer = b"HTTP/1.1 200 OK\r\nX-Split: a\x00b\r\nX-Vendor: kept\r\nContent-Length: 2\r\n\r\nok"
+    response, _ = call_vendor(send_then(answer, "close"))
+
+    assert response.status_code == 200
+    assert response.headers["X-Vendor"] == "kept"
+    assert "X-Split" not in response.headers
+
+
+@pytest.mark.parametrize("status", ["101 Switching Protocols", "600 Beyond", "999 Weird"])
+def test_a_status_that_is_no_final_http_status_is_a_502(app, call_vendor, status):
+    upgrade = ("Upgrade: websocket", "Connection: Upgrade") if status.startswith("101") else ()
+    response, _ = call_vendor(send_then(head(status, *upgrade, "Content-Length: 0"), "close"))
+
+    assert_problem(response, 502, "upstream-bad-response")
+    assert outcome(app) == ("completed", 502, "upstream-bad-response")
+
+
 def test_a_trickling_token_endpoint_is_cut_at_the_deadline(app, gateway):
     token_body = b'{"access_token": "t", "token_type": "bearer", "expires_in": 3600}'
     vendor = RawVendor(

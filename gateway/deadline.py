@@ -1,11 +1,11 @@
-"""A deadline for a vendor's whole response, not only for each read.
+"""A deadline for a whole exchange on a socket, not only for each read.
 
-Socket timeouts bound each read: a vendor that sends a byte every second never trips
-them and holds a worker for as long as it likes. So each call arms a watch; the
-connection the call uses registers with it (``gateway.vendor_connections``), and one
-thread per process shuts that connection's socket when the deadline passes: the blocked
-read returns at once and the call fails, whether it was waiting for the status line,
-the headers or the body.
+Socket timeouts bound each read: a peer that sends a byte every second never trips them
+and holds a worker for as long as it likes. So each call arms a watch; the connection it
+uses registers with it, and one thread per process shuts that connection's socket when
+the deadline passes: the blocked read returns at once and the call fails. A vendor's
+answer is watched so (``gateway.vendor_connections``), whether the gateway waits for its
+status line, headers or body; and so is an app's request body (``gateway.proxy.body``).
 """
 
 from __future__ import annotations
@@ -32,10 +32,11 @@ class Connection(Protocol):
 class Watch:
     """One call's deadline and the connection it is using."""
 
-    __slots__ = ("_connection", "_lock", "deadline", "expired", "finished")
+    __slots__ = ("_connection", "_how", "_lock", "deadline", "expired", "finished")
 
-    def __init__(self, deadline: float) -> None:
+    def __init__(self, deadline: float, how: int = socket.SHUT_RDWR) -> None:
         self.deadline = deadline
+        self._how = how
         self.expired = False
         self.finished = False
         self._connection: Connection | None = None
@@ -45,7 +46,7 @@ class Watch:
         with self._lock:
             self._connection = connection
             if self.expired:
-                _cut(connection)
+                _cut(connection, self._how)
 
     def expire(self) -> None:
         with self._lock:
@@ -53,7 +54,7 @@ class Watch:
                 return
             self.expired = True
             if self._connection is not None:
-                _cut(self._connection)
+                _cut(self._connection, self._how)
 
     def finish(self) -> None:
         with self._lock:
@@ -112,9 +113,10 @@ _watchdog = _Watchdog()
 
 
 @contextmanager
-def deadline(seconds: float) -> Iterator[Watch]:
-    """Within the block, the connection a vendor call uses is cut after ``seconds``."""
-    watch = Watch(time.monotonic() + seconds)
+def deadline(seconds: float, how: int = socket.SHUT_RDWR) -> Iterator[Watch]:
+    """Within the block, the connection a vendor call uses is cut after ``seconds``
+    (``how``: both ways, or only reading, so that an answer can still be sent)."""
+    watch = Watch(time.monotonic() + seconds, how)
     _watchdog.arm(watch)
     token = _current.set(watch)
     try:
@@ -124,11 +126,11 @@ def deadline(seconds: float) -> Iterator[Watch]:
         watch.finish()
 
 
-def _cut(connection: Connection) -> None:
+def _cut(connection: Connection, how: int) -> None:
     sock = connection.sock
     if not isinstance(sock, socket.socket):
         return
     # The plain socket's shutdown, also under TLS: this thread must not talk TLS on a
     # connection another thread is reading. An OSError: it is closed already.
     with contextlib.suppress(OSError):
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        socket.socket.shutdown(sock, how)

@@ -7,6 +7,7 @@ it, is valid JSON, so only the reading of the body stands between it and the ven
 
 from __future__ import annotations
 
+import select
 import socket
 import subprocess
 import time
@@ -172,5 +173,21 @@ def test_a_client_that_stops_sending_is_cut_off_without_holding_the_worker(app, 
         answer = b"".join(iter(lambda: stalled.recv(4096), b""))  # to the close
         assert answer.startswith(b"HTTP/1.1 408 ")
     assert time.monotonic() - started < TIMEOUT + 5
+    assert upstream.requests == []
+    assert refusals(app) == [(408, "body_timeout")]
+
+
+def test_a_client_trickling_its_body_is_cut_off_when_the_time_is_up(app, served, upstream):
+    """A byte every half second never leaves the socket idle for the whole timeout."""
+    started = time.monotonic()
+    with served.connect() as trickling:
+        trickling.sendall(served.head("Content-Length: 100"))
+        for byte in json_padded_to(100):
+            if select.select([trickling], [], [], 0.5)[0]:  # the gateway has answered
+                break
+            trickling.sendall(bytes([byte]))
+        answer = b"".join(iter(lambda: trickling.recv(4096), b""))
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert time.monotonic() - started < TIMEOUT + 2
     assert upstream.requests == []
     assert refusals(app) == [(408, "body_timeout")]

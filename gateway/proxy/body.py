@@ -5,9 +5,10 @@ quietly at the size limit when a body is chunked and hands back a short body whe
 client hangs up early: either would be checked and forwarded as if it were the whole
 body. Here a body over the limit is refused (413) whatever its framing; a body shorter
 than its ``Content-Length``, or with broken chunks, is refused (400); and a client that
-stops sending is cut off after ``client_body_timeout`` (408) instead of holding a worker
-thread for as long as it likes. The bytes read, and the JSON document parsed from them,
-are kept on the request, so the token lookup and the inspection see the same body.
+stops sending, or sends a byte now and then, is cut off once ``client_body_timeout`` has
+passed (408) instead of holding a worker thread for as long as it likes. The bytes read,
+and the JSON document parsed from them, are kept on the request, so the token lookup and
+the inspection see the same body.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from __future__ import annotations
 import contextlib
 import socket
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import IO, Any
 
 from flask import Request, current_app
 from gunicorn.http.errors import ParseException
 
 from gateway.config import config_of
+from gateway.deadline import deadline
 from gateway.errors import Problem
 from gateway.proxy.refusal import refusal
 from gateway.unambiguous_json import parse_document
@@ -55,9 +58,9 @@ def _read(environ: dict, limit: int, timeout: float) -> bytes:
     if length is None and not environ.get("wsgi.input_terminated"):
         return b""  # neither a length nor a server-decoded chunked stream: no body
     client = environ.get("gunicorn.socket")
+    most = limit + 1 if length is None else length
     try:
-        with _waiting_at_most(client, timeout):
-            body = _read_at_most(environ["wsgi.input"], limit + 1 if length is None else length)
+        body = _read_within(environ["wsgi.input"], most, client, timeout)
     except TimeoutError as exc:
         _stop_reading(client)
         raise _timed_out(timeout) from exc
@@ -70,15 +73,41 @@ def _read(environ: dict, limit: int, timeout: float) -> bytes:
     return body
 
 
+@dataclass(frozen=True)
+class _Client:
+    """The app's connection, as a deadline watch cuts it."""
+
+    sock: socket.socket
+
+
+def _read_within(stream: IO[bytes], most: int, client: socket.socket | None, timeout: float):
+    """Up to ``most`` bytes of the body, all arrived within ``timeout`` seconds: a client
+    that stops, or sends a byte now and then, is cut off (its socket's reading side is
+    shut, so the answer can still be sent). Only gunicorn hands the socket over; under
+    other servers nothing is cut."""
+    with _timeout_restored(client), deadline(timeout, how=socket.SHUT_RD) as watch:
+        if client is not None:
+            client.settimeout(timeout)
+            watch.attach(_Client(client))
+        try:
+            body = _read_at_most(stream, most)
+        except (OSError, ValueError, ParseException):
+            if watch.expired:  # the cut made the read fail
+                raise TimeoutError("the body did not arrive in time") from None
+            raise
+    if watch.expired:  # the cut ended the body early
+        raise TimeoutError("the body did not arrive in time")
+    return body
+
+
 @contextlib.contextmanager
-def _waiting_at_most(client: socket.socket | None, timeout: float) -> Iterator[None]:
-    """Each read from the client's socket fails after ``timeout`` seconds without data.
-    Only gunicorn hands the socket over; other servers are left as they are."""
+def _timeout_restored(client: socket.socket | None) -> Iterator[None]:
+    """The client socket's timeout as it was before the body was read: gunicorn reads
+    the next request of a kept-alive connection with it."""
     if client is None:
         yield
         return
     previous = client.gettimeout()
-    client.settimeout(timeout)
     try:
         yield
     finally:
@@ -139,5 +168,5 @@ def _timed_out(timeout: float) -> Problem:
         "body-timeout",
         "Body not received in time",
         "body_timeout",
-        f"the client sent no part of the body for {timeout:g} seconds; nothing was forwarded",
+        f"the client did not send the whole body within {timeout:g} seconds; nothing was forwarded",
     )

@@ -29,6 +29,12 @@ LATENCY = Histogram(
     "Time from request to response through the proxy, upstream time included.",
     ["tool"],
 )
+REASONS = Counter(
+    "gatehouse_decision_reasons_total",
+    "Reasons given for refusing (deny) or redacting calls, by tool and rule; the rule is "
+    "spelled as in the exchange log and the problem's reasons.",
+    ["tool", "decision", "rule"],
+)
 UPSTREAM_LATENCY = Histogram(
     "gatehouse_upstream_seconds", "Time the tool took to answer.", ["tool"]
 )
@@ -57,6 +63,11 @@ def observe_exchange(
     LATENCY.labels(tool).observe(seconds)
     if upstream_seconds is not None:
         UPSTREAM_LATENCY.labels(tool).observe(upstream_seconds)
+
+
+def observe_reasons(tool: str, decision: str, rules: list[str]) -> None:
+    for rule in rules:
+        REASONS.labels(tool, decision, rule).inc()
 
 
 def observe_audit_batch(entries: int, waited: float, held: float) -> None:

@@ -206,7 +206,9 @@ def test_a_refusal_is_recorded_with_the_operation_and_purpose_it_knew(
     ]
 
 
-def test_every_refusal_rule_is_spelled_in_snake_case(app, gateway, sandbox, demo_token):
+def test_every_refusal_rule_is_spelled_alike_in_records_problems_and_metrics(
+    app, gateway, sandbox, demo_token
+):
     authorization = {"Authorization": f"Bearer {demo_token}"}
     calls = [
         ("GET", "/proxy/nowhere/x", {}),
@@ -214,9 +216,17 @@ def test_every_refusal_rule_is_spelled_in_snake_case(app, gateway, sandbox, demo
         ("GET", "/proxy/mailchimp/ping", {"headers": {"X-Purpose": "nonsense"}}),
         ("POST", MEMBERS_PATH, {"data": b"x" * (65 * 1024)}),
     ]
+    responses = []
     for method, path, extra in calls:
         headers = {**authorization, "Content-Type": "application/json", **extra.pop("headers", {})}
-        requests.request(method, gateway + path, headers=headers, timeout=10, **extra)
+        responses.append(
+            requests.request(method, gateway + path, headers=headers, timeout=10, **extra)
+        )
     rules = [reason["rule"] for record in records(app) for reason in record.reasons]
     assert len(rules) == len(calls)
     assert all(rule == rule.lower() and "-" not in rule for rule in rules), rules
+    problems = [response.json()["reasons"][0]["rule"] for response in responses]
+    assert problems == rules
+    metrics = requests.get(f"{gateway}/metrics", timeout=10).text
+    for rule in rules:
+        assert f'decision="deny",rule="{rule}"' in metrics, rule

@@ -22,7 +22,7 @@ from gateway.audit.log import NOT_RECORDED, AuditUnavailable, ExchangeDraft, Exc
 from gateway.audit.writer import AuditWriter, audit_engine
 from gateway.db import db, utcnow
 from gateway.errors import Problem, database_errors_as_problem
-from gateway.metrics import observe_exchange
+from gateway.metrics import observe_exchange, observe_reasons
 from gateway.oauth.server import oauth_of
 from gateway.oauth.tokens import AccessTokenVerifier
 from gateway.proxy.caller import DEFAULT_LOCATIONS, Caller, identify_caller
@@ -313,7 +313,7 @@ def _forward(services: ProxyServices, draft: ExchangeDraft, plan: Plan, started:
                 retries=failure.retries,
             ),
         )
-        _observe(services, draft, verdict, failure.status, started, failure.elapsed)
+        _observe(services, draft, verdict, failure.status, started, failure.elapsed, plan.decision)
         problem = Problem(failure.status, failure.slug, "Tool failed", failure.detail)
         problem.headers[DECISION_HEADER] = verdict
         raise problem from failure
@@ -328,7 +328,7 @@ def _forward(services: ProxyServices, draft: ExchangeDraft, plan: Plan, started:
             retries=answer.retries,
         ),
     )
-    _observe(services, draft, verdict, answer.status, started, answer.elapsed)
+    _observe(services, draft, verdict, answer.status, started, answer.elapsed, plan.decision)
     response = Response(answer.body, status=answer.status, headers=answer.headers)
     response.headers[DECISION_HEADER] = verdict
     return response
@@ -338,12 +338,13 @@ def _record_refusal(
     services: ProxyServices, draft: ExchangeDraft, problem: Problem, started: float
 ) -> None:
     result = Result(status=problem.status, latency_ms=_ms_since(started), error=problem.slug)
+    decision = decision_of(problem)
     try:
-        services.log.record_refused(draft, decision_of(problem), result)
+        services.log.record_refused(draft, decision, result)
     except AuditUnavailable as exc:
         _observe(services, draft, "deny", 503, started, None)
         raise _audit_unavailable() from exc
-    _observe(services, draft, "deny", problem.status, started, None)
+    _observe(services, draft, "deny", problem.status, started, None, decision)
 
 
 def _audit_unavailable() -> Problem:
@@ -365,11 +366,14 @@ def _observe(
     status: int,
     started: float,
     upstream: float | None,
+    why: Decision | None = None,
 ) -> None:
     # Only catalog slugs become label values, so made-up paths cannot inflate the series.
     known = draft.tool in services.snapshots.get("catalog").tools
     tool = draft.tool if known else "unknown"
     observe_exchange(tool, decision, status, time.perf_counter() - started, upstream)
+    if why is not None:
+        observe_reasons(tool, decision, [reason.rule for reason in why.reasons])
 
 
 def _ms_since(started: float) -> float:

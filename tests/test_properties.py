@@ -2,9 +2,10 @@
 
 Hypothesis generates hostile inputs for the parts that read what an app sends before
 any decision: the path matcher and the upstream URL, JSON pointers and the removal of
-what a decision strips, and the TC string decoder. Each property is one guarantee the
-gateway relies on: a path never escapes its tool, a stripped field is really gone, and a
-damaged consent string is refused, never misread.
+what a decision strips, the body as one JSON document and the people in it, and the TC
+string decoder. Each property is one guarantee the gateway relies on: a path never
+escapes its tool, a stripped field is really gone, a body has one reading, everyone it
+names is found, and a damaged consent string is refused, never misread.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from connectors.classify import classify
 from connectors.pointers import parse, remove, render, resolve
 from connectors.registry import SPECS_DIR, load_spec_file
 from connectors.spec import Operation
+from gateway.unambiguous_json import AmbiguousJSON, parse_document
 from gateway.upstream import UnsafePath, upstream_url
 from policies.tcf import PURPOSE_COUNT, TCString, TCStringError, decode
 
@@ -238,3 +241,76 @@ def _usable(decoded: TCString) -> None:
 @pytest.mark.parametrize("tc_string", FIXTURE_STRINGS[:3])
 def test_the_fixture_strings_still_decode(tc_string):
     assert _decoded_or_refused(tc_string) is not None
+
+
+# --- reading a body: one document, and every person in it ---------------------------------------
+
+#: JSON documents as apps send them: no NaN, within the nesting the gateway reads.
+sent_documents = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=10),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=25,
+)
+
+
+@PROPERTY
+@given(document=sent_documents)
+def test_a_plain_json_document_reads_back_as_itself(document):
+    assert parse_document(json.dumps(document).encode()) == document
+
+
+@PROPERTY
+@given(
+    document=st.dictionaries(st.text(max_size=6), sent_documents, min_size=1, max_size=4),
+    data=st.data(),
+)
+def test_a_member_named_twice_is_refused_where_it_stands(document, data):
+    name = data.draw(st.sampled_from(sorted(document)))
+    text = json.dumps(document)
+    twice = text[:-1] + f", {json.dumps(name)}: {json.dumps(document[name])}}}"
+    with pytest.raises(AmbiguousJSON) as refused:
+        parse_document(twice.encode())
+    assert render((name,)) in [problem.pointer for problem in refused.value.problems]
+
+
+@PROPERTY
+@given(body=st.binary(max_size=200) | st.text(max_size=100).map(str.encode))
+@example(body=b'{"a": NaN}')
+@example(body=b'"\\ud800"')
+@example(body=b"\xef\xbb\xbf{}")
+@example(body=b"[" * 40 + b"]" * 40)
+def test_any_body_is_read_as_one_document_or_refused_with_a_reason(body):
+    try:
+        parse_document(body)
+    except AmbiguousJSON as refused:
+        assert refused.problems and all(problem.message for problem in refused.problems)
+
+
+BATCH = next(
+    op
+    for op in load_spec_file(SPECS_DIR / "mailchimp.yaml").operations
+    if op.id == "batch_subscribe"
+)
+emails = st.from_regex(r"[a-z]{1,8}(\.[a-z]{1,5})?@[a-z]{1,8}\.(com|org|de)", fullmatch=True)
+
+
+@PROPERTY
+@given(addresses=st.lists(emails, min_size=1, max_size=8), notes=st.lists(emails, max_size=3))
+def test_every_person_in_a_batch_is_a_subject_of_their_own_item(addresses, notes):
+    members = [{"email_address": address} for address in addresses]
+    for index, note in enumerate(notes):  # an open part naming someone else
+        fields = members[index % len(members)].setdefault("merge_fields", {})
+        fields[f"REF{index}"] = f"from {note}, thanks"
+    found = classify(BATCH, {"members": members}, {"list_id": "abc"}).subjects
+    declared = [(s.identifier, s.item) for s in found if s.location.endswith("/email_address")]
+    assert declared == [(address, f"/members/{i}") for i, address in enumerate(addresses)]
+    referrers = {(s.identifier, s.item) for s in found if "/merge_fields/REF" in s.location}
+    assert referrers == {
+        (note, f"/members/{index % len(members)}") for index, note in enumerate(notes)
+    }

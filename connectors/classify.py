@@ -11,7 +11,7 @@ at their pointer, so every rule treats them as it treats declared ones.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,6 +106,26 @@ def classify(operation: Operation, body: Any, path_params: Mapping[str, str]) ->
     return Classification(
         declared.data + tuple(FoundData(s.location, CATEGORIES[s.kind]) for s in found),
         declared.subjects + found,
+    )
+
+
+def with_people_named_in(
+    classification: Classification, places: Iterable[tuple[str, Any]]
+) -> Classification:
+    """The classification, with the e-mail addresses and phone numbers in these values as
+    subjects, each located as given (``query:email``, ``header:x-contact``) with its
+    category there: values outside the body that no spec field describes."""
+    found = {
+        (kind, location, identifier): Subject(kind, identifier, location)
+        for location, value in places
+        for _, kind, identifier in identifiers_in(value, ())
+    }
+    if not found:
+        return classification
+    subjects = tuple(found.values())
+    return Classification(
+        classification.data + tuple(FoundData(s.location, CATEGORIES[s.kind]) for s in subjects),
+        classification.subjects + subjects,
     )
 
 

@@ -15,8 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from connectors.classify import Classification, FoundData, Subject, Violation
-from connectors.identifiers import CATEGORIES, identifiers_in
+from connectors.classify import Classification, Violation, with_people_named_in
 from connectors.pointers import render
 from connectors.spec import Operation
 
@@ -58,19 +57,9 @@ def with_query_subjects(
 ) -> Classification:
     """The classification, with the people named in parameters the schema leaves open."""
     declared = _declared(operation)
-    found = {
-        (kind, name, identifier): Subject(kind, identifier, QUERY_LOCATION + name)
-        for name, value in query.items()
-        if name not in declared
-        for _, kind, identifier in identifiers_in(value, ())
-    }
-    if not found:
-        return classification
-    subjects = tuple(found.values())
-    return Classification(
-        classification.data
-        + tuple(FoundData(subject.location, CATEGORIES[subject.kind]) for subject in subjects),
-        classification.subjects + subjects,
+    return with_people_named_in(
+        classification,
+        ((QUERY_LOCATION + name, value) for name, value in query.items() if name not in declared),
     )
 
 

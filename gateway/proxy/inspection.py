@@ -3,20 +3,28 @@
 The operation must be declared (deny by default); the body must be one unambiguous
 JSON document, and it and the query must match the operation's schemas, every
 violation reported with the pointer of the bad field; then the data categories and the
-data subjects it carries are found, subjects kept only as keyed hashes. The operation
+data subjects it carries are found (in the body, the query and the headers the vendor
+would get), subjects kept only as keyed hashes. The operation
 and purpose are known first, so a refusal of the body is recorded with them.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Request
 
 from catalog.snapshot import ToolView
-from connectors.classify import Classification, classify, validate_body, validate_query
+from connectors.classify import (
+    Classification,
+    classify,
+    validate_body,
+    validate_query,
+    with_people_named_in,
+)
 from connectors.pointers import remove, resolve
 from connectors.query import query_document, with_query_subjects
 from connectors.spec import Operation
@@ -25,9 +33,12 @@ from gateway.errors import Problem
 from gateway.proxy.body import request_body, request_document
 from gateway.proxy.refusal import refusal
 from gateway.unambiguous_json import AmbiguousJSON
+from gateway.upstream import forwarded_request_headers
 from policies.subjects import subject_key
 
 PURPOSE_HEADER = "X-Purpose"
+#: How a subject found in a request header is located: ``header:x-contact``.
+HEADER_LOCATION = "header:"
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,8 @@ class Inspection:
     classification: Classification
     #: Keyed hashes of the subjects, ``None`` where an identifier could not be read.
     subject_keys: tuple[str | None, ...]
+    #: The app's headers that may reach the vendor, as checked.
+    headers: dict[str, str]
 
 
 def requested_purpose(request: Request) -> str | None:
@@ -78,13 +91,26 @@ def inspect_call(request: Request, tool: ToolView, call: Call, pepper: bytes) ->
             f"the request does not match operation {operation.id!r} of {tool.slug!r}",
             [violation.as_dict() for violation in violations],
         )
-    classification = with_query_subjects(
-        classify(operation, document, call.path_params), operation, query
+    headers = forwarded_request_headers(
+        request.headers,
+        frozenset(loc.name.lower() for loc in tool.spec.app_token if loc.kind == "header"),
+    )
+    classification = with_people_named_in(
+        with_query_subjects(classify(operation, document, call.path_params), operation, query),
+        _header_values(headers),
     )
     keys = tuple(
         subject_key(pepper, subject.kind, subject.identifier) for subject in classification.subjects
     )
-    return Inspection(operation, call.purpose, body, document, classification, keys)
+    return Inspection(operation, call.purpose, body, document, classification, keys, headers)
+
+
+def _header_values(headers: dict[str, str]) -> Iterator[tuple[str, str]]:
+    """Where people may be named outside the body: any header the vendor gets but the
+    user agent, which names software (and sometimes its maker's support address)."""
+    for name, value in headers.items():
+        if name.lower() != "user-agent":
+            yield HEADER_LOCATION + name.lower(), value
 
 
 def _remove_app_token(tool: ToolView, document: Any) -> bool:

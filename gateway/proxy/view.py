@@ -41,7 +41,6 @@ from gateway.upstream import (
     UpstreamFailure,
     UpstreamPool,
     ensure_safe_path,
-    forwarded_request_headers,
     upstream_url,
 )
 from gateway.vendor_connections import AddressRefused
@@ -151,7 +150,7 @@ def _plan(services: ProxyServices, draft: ExchangeDraft, slug: str, path: str) -
     if not decision.allowed:
         raise policy_refusal(decision)
     body = _note_decision(draft, inspection, decision)
-    headers, url = _outgoing(services, tool, path)
+    headers, url = _outgoing(services, tool, path, inspection.headers)
     return Plan(tool, url, headers, body, decision)
 
 
@@ -240,12 +239,13 @@ def _unsafe_path(exc: UnsafePath) -> Problem:
     return refusal(400, "unsafe-path", "Unsafe upstream path", "upstream_path", str(exc))
 
 
-def _outgoing(services: ProxyServices, tool: ToolView, path: str) -> tuple[dict[str, str], str]:
+def _outgoing(
+    services: ProxyServices, tool: ToolView, path: str, checked_headers: dict[str, str]
+) -> tuple[dict[str, str], str]:
     """Headers and URL for the vendor: the app's token out, the vendor credential in."""
     spec = tool.spec
-    app_headers = frozenset(loc.name.lower() for loc in spec.app_token if loc.kind == "header")
     app_params = frozenset(loc.name for loc in spec.app_token if loc.kind == "query")
-    headers = forwarded_request_headers(request.headers, app_headers)
+    headers = dict(checked_headers)
     headers["X-Request-Id"] = g.request_id  # lets the vendor's logs be matched to ours
     params: dict[str, str] = {}
     try:

@@ -1,5 +1,6 @@
-"""The query string is checked as the vendor will read it: one reading per parameter, and
-whoever an undeclared parameter names is a data subject."""
+"""Outside the body: the query string is checked as the vendor will read it (one reading
+per parameter), and whoever an undeclared parameter or a forwarded header names is a
+data subject."""
 
 from __future__ import annotations
 
@@ -70,3 +71,14 @@ def test_a_repeated_parameter_is_a_list_where_the_schema_takes_an_array():
     )
     query = "tag=a&tag=b&api_secret=t&api_secret=u"
     assert query_document(operation, query, ignored=["api_secret"]) == ({"tag": ["a", "b"]}, [])
+
+
+def test_a_person_named_in_a_header_the_vendor_gets_needs_consent(gateway, sandbox, demo_token):
+    """Headers reach the vendor too: an address in one names a person like a field does."""
+    headers = {"Authorization": f"Bearer {demo_token}", "X-Contact": "Eve <eve@example.com>"}
+    response = requests.get(f"{gateway}{MEMBERS}", headers=headers, timeout=10)
+    refused = assert_problem(response, 403, "policy-denied")
+    assert refused["reasons"][0]["message"].startswith("header:x-contact: no consent on record")
+    assert sandbox_requests(sandbox) == []
+    headers["X-Contact"] = "ada@example.com"  # Ada consented
+    assert requests.get(f"{gateway}{MEMBERS}", headers=headers, timeout=10).status_code == 200

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from tests.conftest import GATEHOUSE, apply, demo_document, get_token
-from tests.test_proxy import records
+from tests.conftest import GATEHOUSE, apply, get_token
+from tests.test_proxy import echo_document, records
 from tests.test_readme import free_port, wait_until_serving
 from tests.upstream import RecordingUpstream
 
@@ -29,32 +29,16 @@ PATH = "/proxy/echo/x"
 
 def post_tool(base_url: str) -> dict:
     """A tool whose one operation takes a JSON body with a ``data`` string."""
-    document = demo_document(base_url)
-    document["tools"] = [
+    document = echo_document(base_url)
+    document["tools"][0]["spec"]["operations"] = [
         {
-            "slug": "echo",
-            "name": "Echo",
-            "connector": "generic",
-            "base_url": base_url,
-            "allow_private_network": True,  # the recording upstream listens on loopback
-            "status": "approved",
-            "credentials": {"token": "vendor-token"},
-            "spec": {
-                "credentials": {"token": {"description": "API token"}},
-                "auth": {"type": "bearer", "value": "{token}"},
-                "operations": [
-                    {
-                        "id": "x",
-                        "method": "POST",
-                        "path": "/x",
-                        "default_purpose": "analytics",
-                        "body": {"type": "object", "properties": {"data": {"type": "string"}}},
-                    }
-                ],
-            },
+            "id": "x",
+            "method": "POST",
+            "path": "/x",
+            "default_purpose": "analytics",
+            "body": {"type": "object", "properties": {"data": {"type": "string"}}},
         }
     ]
-    document["grants"][0].update(tool="echo", purposes=["analytics"])
     return document
 
 

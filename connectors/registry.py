@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import jsonschema
@@ -151,6 +151,18 @@ def spec_files(folders: Iterable[Path]) -> dict[str, Path]:
 
 
 def load_spec_file(path: Path) -> ConnectorSpec:
+    """The spec in ``path``, parsed once for each version of the file: specs are
+    immutable, and the catalog snapshot and the log redaction both read every one."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise SpecError(f"{path.name} cannot be read: {exc}") from exc
+    return _parsed_spec_file(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=256)
+def _parsed_spec_file(path: Path, _mtime_ns: int, _size: int) -> ConnectorSpec:
+    """``_mtime_ns`` and ``_size`` make a changed file a new entry (as :func:`fingerprint`)."""
     try:
         document = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:

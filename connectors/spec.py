@@ -10,6 +10,7 @@ import base64
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import jsonschema
@@ -142,6 +143,16 @@ class ConnectorSpec:
     app_token: tuple[TokenLocation, ...] = (TokenLocation("bearer"),)
     operations: tuple[Operation, ...] = ()
     docs: str = ""
+
+    @cached_property
+    def app_token_headers(self) -> frozenset[str]:
+        """Lower-case names of the headers the app's token may be in (never forwarded)."""
+        return frozenset(loc.name.lower() for loc in self.app_token if loc.kind == "header")
+
+    @cached_property
+    def app_token_params(self) -> frozenset[str]:
+        """Query parameters the app's token may be in (never forwarded nor checked)."""
+        return frozenset(loc.name for loc in self.app_token if loc.kind == "query")
 
     @property
     def base_url_needs_account(self) -> bool:

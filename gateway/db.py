@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -114,6 +115,11 @@ UNAVAILABLE = (
     sa_exc.TimeoutError,
     sa_exc.DisconnectionError,
 )
+#: Characters no text column can hold: PostgreSQL's text takes no NUL, and UTF-8 cannot
+#: spell a lone surrogate.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+#: The range of a BigInteger column (ids, sequence numbers): signed 64 bits in both databases.
+BIGINT_RANGE = (-(2**63), 2**63 - 1)
 #: Seconds to wait for the database (``GATEHOUSE_DATABASE_TIMEOUT``), unless told.
 DEFAULT_TIMEOUT = 3.0
 #: libpq waits at least this long for a connection, whatever it is told.

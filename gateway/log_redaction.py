@@ -99,14 +99,11 @@ def redactor_for(folders: tuple[Path, ...]) -> Redactor:
     """The generic names, and those the connector specs in ``folders`` name."""
     query_names, header_names = set(GENERIC_QUERY_NAMES), set(GENERIC_HEADER_NAMES)
     for path in spec_files(folders).values():
-        spec = load_spec_file(path)
-        places = [(location.kind, location.name) for location in spec.app_token]
-        places.append((spec.auth.type, spec.auth.name))
-        for kind, name in places:
-            if kind == "query" and name:
-                query_names.add(name)
-            elif kind == "header" and name:
-                header_names.add(name)
+        spec = load_spec_file(path)  # parsed once: the catalog snapshot shares it
+        query_names |= spec.app_token_params
+        header_names |= spec.app_token_headers
+        if spec.auth.type in ("query", "header"):  # where the vendor's key is sent
+            (query_names if spec.auth.type == "query" else header_names).add(spec.auth.name)
     return Redactor(query_names, header_names)
 
 

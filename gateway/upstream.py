@@ -183,12 +183,11 @@ def forwarded_request_headers(
 def returned_response_headers(headers: Mapping[str, str]) -> list[tuple[str, str]]:
     """The vendor's headers the app gets: not hop-by-hop, not ours, and none holding a
     control character (an app's HTTP parser may split or cut a header at one)."""
-    named_by_connection = _connection_tokens(headers.get("Connection", ""))
+    dropped = HOP_BY_HOP | NOT_RETURNED | _connection_tokens(headers.get("Connection", ""))
     return [
         (name, value)
         for name, value in headers.items()
-        if name.lower() not in HOP_BY_HOP | NOT_RETURNED | named_by_connection
-        and not _CONTROL.search(name + value)
+        if name.lower() not in dropped and not _CONTROL.search(name + value)
     ]
 
 

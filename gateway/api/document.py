@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
+from connectors.pointers import parse, render
 from policies.taxonomy import known_data_uses
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
@@ -53,7 +54,7 @@ def query_parameters(path: str, method: str) -> tuple[QueryParameter, ...]:
     operation = openapi_document()["paths"].get(path, {}).get(method.lower(), {})
     declared = []
     for index, parameter in enumerate(operation.get("parameters", [])):
-        pointer = f"#/paths/{_escaped(path)}/{method.lower()}/parameters/{index}"
+        pointer = "#" + render(("paths", path, method.lower(), "parameters", str(index)))
         if "$ref" in parameter:
             pointer = parameter["$ref"]
             parameter = _resolved(pointer)
@@ -82,11 +83,6 @@ def _validator(pointer: str) -> Draft202012Validator:
 def _resolved(pointer: str) -> dict:
     """The object at a local pointer, following ``$ref`` until it is not one."""
     node = openapi_document()
-    for part in pointer.removeprefix("#/").split("/"):
-        key = part.replace("~1", "/").replace("~0", "~")
+    for key in parse(pointer.removeprefix("#")):
         node = node[int(key)] if isinstance(node, list) else node[key]
     return _resolved(node["$ref"]) if "$ref" in node else node
-
-
-def _escaped(path: str) -> str:
-    return path.replace("~", "~0").replace("/", "~1")

@@ -19,19 +19,20 @@ from typing import Any
 from flask import request
 from jsonschema import ValidationError
 
+from connectors.pointers import render
 from gateway.api.document import QueryParameter, body_validator, query_parameters
+from gateway.db import BIGINT_RANGE, UNSTORABLE
 from gateway.errors import Problem
 from gateway.unambiguous_json import AmbiguousJSON, parse_document
 
 MAX_QUERY_VALUE = 1000
-#: Ids are signed 64-bit integers in both databases.
-MAX_ID = 2**63 - 1
+#: Ids are BigInteger columns.
+MAX_ID = BIGINT_RANGE[1]
 #: Errors listed in one problem; a body of a thousand bad events needs no more to be fixed.
 MAX_ERRORS_LISTED = 100
 API_PREFIX = "/api/v1"
 _PLAIN_INTEGER = re.compile(r"[0-9]{1,19}")
 _ROUTE_PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>")
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def invalid_query(detail: str) -> Problem:
@@ -47,7 +48,7 @@ def check_query() -> None:
     """Before every API view: no parameter reaches a service holding what no column can,
     and each one the operation declares matches its schema in the OpenAPI document."""
     for name, value in request.args.items(multi=True):
-        if _UNSTORABLE.search(name) or _UNSTORABLE.search(value):
+        if UNSTORABLE.search(name) or UNSTORABLE.search(value):
             raise invalid_query(f"the query parameter {_shown(name)} holds a NUL character")
         if len(value) > MAX_QUERY_VALUE:
             raise invalid_query(f"{_shown(name)} is longer than {MAX_QUERY_VALUE} characters")
@@ -148,11 +149,11 @@ def _first_unstorable(document: Any) -> str | None:
     pending: list[tuple[list, Any]] = [([], document)]
     while pending:
         path, value = pending.pop()
-        if isinstance(value, str) and _UNSTORABLE.search(value):
+        if isinstance(value, str) and UNSTORABLE.search(value):
             return _pointer(path)
         if isinstance(value, dict):
             for key, item in value.items():
-                if _UNSTORABLE.search(key):
+                if UNSTORABLE.search(key):
                     return _pointer(path)
                 pending.append(([*path, key], item))
         elif isinstance(value, list):
@@ -161,8 +162,8 @@ def _first_unstorable(document: Any) -> str | None:
 
 
 def _pointer(path) -> str:
-    """An RFC 6901 JSON pointer."""
-    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
+    """The JSON pointer of a path of keys and indexes."""
+    return render(tuple(map(str, path)))
 
 
 def _message(error: ValidationError) -> str:

@@ -12,7 +12,6 @@ not a client's doing; it fails its own record alone (fail closed).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
@@ -21,13 +20,11 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, String
 
 from gateway.audit.models import ExchangeRecord, ExchangeSubject
-from gateway.db import UTCDateTime
+from gateway.db import BIGINT_RANGE, UNSTORABLE, UTCDateTime
 
 #: What stands for a character no database column may hold (NUL, surrogates).
 REPLACEMENT = "\ufffd"
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 INT32 = (-(2**31), 2**31 - 1)
-INT64 = (-(2**63), 2**63 - 1)
 SUBJECT_KEY_LENGTH = ExchangeSubject.__table__.c.subject_key.type.length
 
 
@@ -52,7 +49,9 @@ def _fitter(column) -> Callable[[Any], Any]:
     if isinstance(kind, Boolean):
         fit = partial(_typed, column, kind=bool)
     elif isinstance(kind, Integer):  # BigInteger included
-        fit = partial(_bounded, column, bounds=INT64 if isinstance(kind, BigInteger) else INT32)
+        fit = partial(
+            _bounded, column, bounds=BIGINT_RANGE if isinstance(kind, BigInteger) else INT32
+        )
     elif isinstance(kind, Float):
         fit = partial(_finite, column)
     elif isinstance(kind, String):
@@ -104,7 +103,7 @@ def _clean(text: str) -> str:
     spell a surrogate."""
     if text.isascii() and "\0" not in text:  # nearly always: no copy
         return text
-    return _UNSTORABLE.sub(REPLACEMENT, text)
+    return UNSTORABLE.sub(REPLACEMENT, text)
 
 
 def _json(value: Any) -> Any:

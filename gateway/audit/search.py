@@ -18,14 +18,13 @@ from sqlalchemy import Select, Text, cast, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.audit.models import ExchangeRecord, ExchangeSubject
+from gateway.db import BIGINT_RANGE
 from policies.consent_import import IDENTIFIER_KINDS
 from policies.moments import storable_utc
 from policies.subjects import subject_key
 
 DECISIONS = ("allow", "redact", "deny")
 MAX_PAGE = 1000
-#: The largest sequence number a cursor may name (the column is a signed 64-bit integer).
-MAX_SEQ = 2**63 - 1
 #: Filters naming a vocabulary key: fideslang's dotted keys and our snake_case rule names.
 KEY_SYNTAX = {
     "purpose": re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)*"),
@@ -209,7 +208,9 @@ def _read_cursor(cursor: str | None) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, seq = text.split(":")
-        if prefix != "after" or not (seq.isascii() and seq.isdigit() and int(seq) <= MAX_SEQ):
+        if prefix != "after" or not (
+            seq.isascii() and seq.isdigit() and int(seq) <= BIGINT_RANGE[1]
+        ):
             raise ValueError(text)
     except ValueError as exc:
         raise FilterError("cursor is not one this API returned") from exc

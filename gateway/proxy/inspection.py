@@ -81,9 +81,8 @@ def inspect_call(request: Request, tool: ToolView, call: Call, pepper: bytes) ->
     document = _parse_body(request, operation)
     if _remove_app_token(tool, document):
         body = json.dumps(document).encode()
-    app_params = [loc.name for loc in tool.spec.app_token if loc.kind == "query"]
     query, unclear = query_document(
-        operation, request.query_string.decode("latin-1"), ignored=app_params
+        operation, request.query_string.decode("latin-1"), ignored=tool.spec.app_token_params
     )
     violations = validate_body(operation, document) + unclear + validate_query(operation, query)
     if violations:
@@ -91,10 +90,7 @@ def inspect_call(request: Request, tool: ToolView, call: Call, pepper: bytes) ->
             f"the request does not match operation {operation.id!r} of {tool.slug!r}",
             [violation.as_dict() for violation in violations],
         )
-    headers = forwarded_request_headers(
-        request.headers,
-        frozenset(loc.name.lower() for loc in tool.spec.app_token if loc.kind == "header"),
-    )
+    headers = forwarded_request_headers(request.headers, tool.spec.app_token_headers)
     classification = with_people_named_in(
         with_query_subjects(classify(operation, document, call.path_params), operation, query),
         _header_values(headers),

@@ -107,7 +107,7 @@ def proxy(tool_slug: str, upstream_path: str = "") -> Response:
     draft = ExchangeDraft(
         request_id=g.request_id,
         method=request.method,
-        path=masked_path(request.path, services.pepper),
+        path="",  # set once the operation matches (_note_call), or when refused before
         started_at=utcnow(),
         tool=tool_slug[:64],
         purpose=requested_purpose(request),  # the operation's default replaces None later
@@ -244,7 +244,6 @@ def _outgoing(
 ) -> tuple[dict[str, str], str]:
     """Headers and URL for the vendor: the app's token out, the vendor credential in."""
     spec = tool.spec
-    app_params = frozenset(loc.name for loc in spec.app_token if loc.kind == "query")
     headers = dict(checked_headers)
     headers["X-Request-Id"] = g.request_id  # lets the vendor's logs be matched to ours
     params: dict[str, str] = {}
@@ -258,7 +257,11 @@ def _outgoing(
             ),
         )
         url = upstream_url(
-            tool.base_url, path, request.query_string.decode("latin-1"), params, app_params
+            tool.base_url,
+            path,
+            request.query_string.decode("latin-1"),
+            params,
+            spec.app_token_params,
         )
     except UnsafePath as exc:  # the joined URL left the base, after the path passed
         raise _unsafe_path(exc) from exc
@@ -339,6 +342,8 @@ def _record_refusal(
 ) -> None:
     result = Result(status=problem.status, latency_ms=_ms_since(started), error=problem.slug)
     decision = decision_of(problem)
+    # Refused before any operation matched: the path as requested, persons' parts hashed.
+    draft.path = draft.path or masked_path(request.path, services.pepper)
     try:
         services.log.record_refused(draft, decision, result)
     except AuditUnavailable as exc:

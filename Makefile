@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+NODE_STAMP := tests/node/node_modules/.installed-stamp
 
 .PHONY: run test bench lint format clean
 
@@ -12,12 +13,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The Node programs the tests start: an OpenID Provider, axe-core
+$(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
+	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
 ## Serve the gateway with its demo (sandbox vendor, tools, one app) on http://127.0.0.1:8080
 run: $(STAMP)
 	GATEHOUSE_DEMO=1 $(BIN)/gatehouse demo
 
 ## Install and run the whole test suite (GATEHOUSE_TEST_DATABASE_URL picks PostgreSQL)
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS)
 

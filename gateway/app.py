@@ -12,6 +12,7 @@ from gateway import (
     health,
     log_redaction,
     metrics,
+    portal,
     proxy,
     request_id,
     snapshots,
@@ -19,6 +20,7 @@ from gateway import (
 )
 from gateway.config import Config
 from gateway.db import db
+from gateway.identity import sessions
 from gateway.oauth import server as oauth_server
 
 
@@ -36,7 +38,9 @@ def create_app(config: Config | None = None) -> Flask:
     snapshots.init_app(app)
     oauth_server.init_app(app)
     proxy.init_app(app)
+    sessions.init_app(app)
     api.init_app(app)
+    portal.init_app(app)
     health.init_app(app)
     metrics.init_app(app)
     return app

@@ -72,7 +72,7 @@ def enum_by_value(enum_class: type[enum.Enum]) -> Enum:
         values_callable=lambda members: [member.value for member in members],
         native_enum=False,
         validate_strings=True,
-        length=20,
+        length=max(20, *(len(member.value) for member in enum_class)),
     )
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from flask import Flask, Response, g
 from werkzeug.exceptions import HTTPException
 
+from catalog.errors import CatalogRefusal
 from gateway.db import UNAVAILABLE
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -108,8 +109,18 @@ def _from_unavailable_database(error: Exception) -> Response:
     return problem_response(database_unavailable())
 
 
+def problem_of(refusal: CatalogRefusal) -> Problem:
+    """The problem details of what a service refused."""
+    title = refusal.slug.replace("-", " ").capitalize()
+    extra = {"errors": refusal.errors} if refusal.errors else {}
+    return Problem(refusal.status, refusal.slug, title, refusal.message, extra=extra)
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(Problem, problem_response)
+    app.register_error_handler(
+        CatalogRefusal, lambda refusal: problem_response(problem_of(refusal))
+    )
     for unavailable in UNAVAILABLE:
         app.register_error_handler(unavailable, _from_unavailable_database)
     app.register_error_handler(Exception, _from_unexpected)

@@ -6,12 +6,15 @@ from alembic import context
 from sqlalchemy import create_engine
 
 # Imported for their side effect: each registers its tables on the metadata.
+import catalog.history
 import catalog.models  # noqa: F401
 import gateway.audit.checkpoints
 import gateway.audit.models
 import gateway.audit.queries
 import gateway.audit.retention
 import gateway.audit.signing
+import gateway.identity.models
+import gateway.notifications.models
 import gateway.oauth.models  # noqa: F401
 import policies.consent  # noqa: F401
 from gateway.db import Base

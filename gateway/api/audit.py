@@ -144,9 +144,9 @@ def _filter() -> ExchangeFilter:
 
 
 def _record(kind: str, parameters: dict, count: int | None = None) -> AuditQuery:
-    client = g.api_caller.client
+    actor = g.actor
     return record_query(
-        db.session, api_actor(client.client_id, client.name), kind, parameters, count
+        db.session, api_actor(actor.kind, actor.id, actor.label), kind, parameters, count
     )
 
 

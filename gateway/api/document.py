@@ -1,9 +1,11 @@
 """The OpenAPI document of the API, and validators for the bodies it describes.
 
-The document is written by hand in ``openapi.yaml``; what the code knows better (the
-fideslang data uses a consent may name) is filled in when it is loaded. Request bodies
-are validated against the document's own schemas, so what is published is what is
-enforced.
+The document is assembled from the operations and schemas declared in code
+(``gateway.api.operations``) on a frame of shared parts (``openapi.yaml``: the problem
+shape, common parameters and answers, and the endpoints not yet declared in code); what
+the code knows better (the permissions, the fideslang data uses a consent may name) is
+filled in. Request bodies are validated against the document's own schemas, so what is
+published is what is enforced.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from connectors.pointers import parse, render
+from gateway.api.operations import api_spec
+from gateway.identity.roles import PERMISSIONS
 from policies.taxonomy import known_data_uses
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
@@ -27,8 +31,14 @@ _DOCUMENT_URI = "urn:gatehouse:api:v1"
 @cache
 def openapi_document() -> dict:
     document = yaml.safe_load(OPENAPI_PATH.read_text())
-    schemas = document["components"]["schemas"]
-    schemas["ConsentEvent"]["properties"]["purpose"]["enum"] = sorted(known_data_uses())
+    components = document["components"]
+    components["schemas"].update(api_spec.schemas)
+    components["schemas"]["ConsentEvent"]["properties"]["purpose"]["enum"] = sorted(
+        known_data_uses()
+    )
+    flows = components["securitySchemes"]["gatewayToken"]["flows"]
+    flows["clientCredentials"]["scopes"] = dict(PERMISSIONS)
+    document["paths"].update(api_spec.paths())
     return document
 
 

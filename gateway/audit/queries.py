@@ -59,8 +59,10 @@ def cli_actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
-def api_actor(client_id: str, name: str) -> str:
-    return f"client:{client_id} ({name})"
+def api_actor(kind: str, actor_id: str, label: str) -> str:
+    """``client:<client id> (<app name>)`` for an app, ``user:<id> (<e-mail>)`` for a person."""
+    prefix = "client" if kind == "app" else kind
+    return f"{prefix}:{actor_id} ({label})"
 
 
 def recent_queries(session: Session, limit: int = 100) -> list[AuditQuery]:

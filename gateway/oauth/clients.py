@@ -11,10 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from catalog.models import Department
+from gateway.identity.roles import PERMISSIONS
 from gateway.oauth.models import Client, hash_client_secret
 
-#: ``audit:read`` is the auditor's role: every audit query and report, and nothing else.
-KNOWN_SCOPES = frozenset({"proxy", "introspect", "consent:write", "consent:read", "audit:read"})
+#: An app may hold any permission of the API as a scope (``audit:read`` is the auditor's:
+#: every audit query and report, and nothing else), and two of its own: calling tools
+#: through the proxy, and introspecting tokens.
+KNOWN_SCOPES = frozenset({"proxy", "introspect", *PERMISSIONS})
 
 
 class ClientError(ValueError):

@@ -1,4 +1,5 @@
-"""OAuth tables: registered apps (clients), revoked token ids, token signing keys."""
+"""OAuth tables: registered apps (clients), their API keys, revoked token ids, token
+signing keys."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import hmac
 from datetime import datetime
 
 from authlib.oauth2.rfc6749 import ClientMixin
-from sqlalchemy import Boolean, ForeignKey, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from catalog.models import Department
@@ -37,8 +38,14 @@ class Client(Base, ClientMixin):
     scopes: Mapped[str] = mapped_column(String(500), default="proxy")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    description: Mapped[str | None] = mapped_column(Text)
+    #: The tools the app was registered to call (slugs), as its owner declared them.
+    tools: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     department: Mapped[Department] = relationship()
+    api_keys: Mapped[list[ApiKey]] = relationship(
+        back_populates="client", order_by="ApiKey.id", cascade="all, delete-orphan"
+    )
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -68,6 +75,29 @@ class Client(Base, ClientMixin):
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type == GRANT_TYPE
+
+
+class ApiKey(Base):
+    """A long-lived key an app sends where its vendor SDK sends the vendor's key.
+
+    The key is shown once; only ``key_id`` (its public part, also in the key itself) and
+    a hash of its secret part are kept. A rotated key keeps working until ``expires_at``.
+    """
+
+    __tablename__ = "api_keys"
+    __snapshot__ = "catalog"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("oauth_clients.id", ondelete="CASCADE"))
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(320))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    client: Mapped[Client] = relationship(back_populates="api_keys")
 
 
 class RevokedToken(Base):

@@ -1,0 +1,91 @@
+"""One append-only history of every change to the catalog, grants, apps, keys, users and
+credentials, whoever made it and however (portal, API, ``gatehouse apply``, a command).
+
+A service that changes an object calls :func:`record_change` in the same transaction,
+with the object's state before and after as plain JSON; secrets are never part of that
+state (a credential change records the names of the fields that changed, not values).
+On PostgreSQL a trigger refuses updates and deletes of the table.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, String
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from gateway.db import Base, BigIntKey, UTCDateTime, utcnow
+from gateway.identity.actors import Actor
+
+
+class ChangeEvent(Base):
+    __tablename__ = "change_events"
+    __table_args__ = (Index("ix_change_events_object", "object_type", "object_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_kind: Mapped[str] = mapped_column(String(10))
+    actor_id: Mapped[str] = mapped_column(String(320))
+    actor_label: Mapped[str] = mapped_column(String(320))
+    #: ``tool``, ``grant``, ``tool_request``, ``app``, ``api_key``, ``user``, ``department``
+    object_type: Mapped[str] = mapped_column(String(20))
+    object_id: Mapped[str] = mapped_column(String(200))
+    #: What a reader recognises the object by (a tool's name, an app's name, an e-mail).
+    object_label: Mapped[str] = mapped_column(String(320))
+    #: ``created``, ``updated``, ``deleted``, or a verb of the lifecycle (``suspended``, ...)
+    action: Mapped[str] = mapped_column(String(40))
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+    #: ``portal``, ``api``, ``apply`` or the command that made the change
+    source: Mapped[str] = mapped_column(String(40))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "occurred_at": self.occurred_at.isoformat(),
+            "actor": {"kind": self.actor_kind, "id": self.actor_id, "label": self.actor_label},
+            "object": {"type": self.object_type, "id": self.object_id, "label": self.object_label},
+            "action": self.action,
+            "before": self.before,
+            "after": self.after,
+            "source": self.source,
+        }
+
+
+def record_change(
+    session: Session,
+    actor: Actor,
+    source: str,
+    object_type: str,
+    object_id: str | int,
+    object_label: str,
+    action: str,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> ChangeEvent | None:
+    """Adds the change to the history; an update that changed nothing is not recorded."""
+    if action == "updated" and before == after:
+        return None
+    if before is not None and after is not None and action == "updated":
+        before, after = _changed_fields(before, after)
+    event = ChangeEvent(
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        actor_label=actor.label,
+        object_type=object_type,
+        object_id=str(object_id),
+        object_label=object_label,
+        action=action,
+        before=before,
+        after=after,
+        source=source,
+    )
+    session.add(event)
+    return event
+
+
+def _changed_fields(before: dict, after: dict) -> tuple[dict, dict]:
+    """Only the fields that differ, so a reader sees what changed at a glance."""
+    keys = [key for key in {**before, **after} if before.get(key) != after.get(key)]
+    return {key: before.get(key) for key in keys}, {key: after.get(key) for key in keys}

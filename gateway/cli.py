@@ -24,7 +24,7 @@ from gateway.audit_commands import audit_group, duration
 from gateway.config import Config, ConfigError, connector_folders_from_env
 from gateway.consent_commands import consent_group
 from gateway.db import db, utcnow
-from gateway.declarative import CatalogError, apply_document, export_document
+from catalog.declarative import CatalogError, apply_document, export_document
 from gateway.demo import run_demo
 from gateway.migrate import upgrade
 from gateway.oauth.clients import KNOWN_SCOPES, ClientError, register_client

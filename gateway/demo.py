@@ -17,7 +17,7 @@ from sqlalchemy import select
 from connectors.sandbox import sandbox_environment
 from gateway.config import config_of
 from gateway.db import db, utcnow
-from gateway.declarative import apply_document
+from catalog.declarative import apply_document
 from gateway.migrate import upgrade
 from gateway.oauth.clients import rotate_client_secret
 from gateway.oauth.models import Client

@@ -27,7 +27,7 @@ from connectors.sandbox.vendors import mailchimp as mailchimp_sandbox
 from gateway.app import create_app
 from gateway.config import Config
 from gateway.db import Base, db, make_engine
-from gateway.declarative import apply_document
+from catalog.declarative import apply_document
 from gateway.migrate import upgrade
 from gateway.oauth.models import SigningKey
 from gateway.vault import vault_of

@@ -8,7 +8,7 @@ import yaml
 
 from gateway.app import create_app
 from gateway.db import db
-from gateway.declarative import CatalogError, apply_document
+from catalog.declarative import CatalogError, apply_document
 from gateway.vault import vault_of
 from tests.conftest import apply, close, demo_document, get_token, serve
 

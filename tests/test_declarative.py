@@ -7,7 +7,7 @@ from sqlalchemy import select, text
 
 from catalog.models import Tool, ToolStatus
 from gateway.db import db, read_versions
-from gateway.declarative import CatalogError, apply_document, export_document
+from catalog.declarative import CatalogError, apply_document, export_document
 from gateway.vault import vault_of
 from tests.conftest import apply, demo_document
 

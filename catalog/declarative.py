@@ -5,6 +5,14 @@ or updates each so that the database matches, and applying the same document aga
 changes nothing. Nothing absent from the document is deleted. Vendor credentials are
 given as ``from-env:NAME`` (read from the environment at apply time) and are stored
 encrypted; export writes those references back, never a secret.
+
+The file and the portal edit the same objects, so what apply owns is exact: **the keys an
+entry gives, and only those**. A key the entry leaves out keeps whatever the portal or the
+API set (a description, a review date, credentials stored by an admin); a key it gives
+wins, and is set again at the next apply if someone changed it since. A retired tool stays
+retired. Every change goes through the catalog's services (``catalog.tools``,
+``catalog.grants``, ``catalog.credentials``), so it is in the history with the actor
+``<login> (apply)`` and source ``apply``; an apply that changes nothing records nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +29,12 @@ import jsonschema
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from catalog.credentials import store_credentials
+from catalog.errors import Invalid
+from catalog.grants import grant_state, put_grant
+from catalog.history import record_change
 from catalog.models import Department, Grant, GrantMode, Tool, ToolStatus, TransferBasis
+from catalog.tools import create_tool, update_tool
 from connectors.registry import (
     GENERIC,
     SPECS_DIR,
@@ -31,6 +44,7 @@ from connectors.registry import (
 )
 from connectors.spec import ConnectorSpec
 from gateway.addresses import literal_address, refusal_reason
+from gateway.identity.actors import Actor
 from gateway.oauth.clients import ClientError, register_client
 from gateway.oauth.models import Client
 from gateway.vault import Vault
@@ -38,6 +52,35 @@ from policies.taxonomy import known_data_subjects
 
 SCHEMA_PATH = Path(__file__).with_name("declarative.schema.json")
 FROM_ENV = "from-env:"
+#: The source of every change apply makes, in the history.
+SOURCE = "apply"
+
+
+def _day(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+def _same(value):
+    return value
+
+
+#: Key of a tool entry -> (the tool's field, how the file's value becomes the field's).
+_TOOL_KEYS = {
+    "name": ("name", _same),
+    "connector": ("connector", _same),
+    "category": ("category", _same),
+    "website": ("website", _same),
+    "description": ("description", _same),
+    "base_url": ("base_url", _same),
+    "allow_private_network": ("allow_private_network", _same),
+    "status": ("status", ToolStatus),
+    "country": ("country", _same),
+    "transfer_basis": ("transfer_basis", TransferBasis),
+    "review_due": ("review_due", _day),
+    "spec": ("inline_spec", _same),
+    "iab_vendor_id": ("iab_vendor_id", _same),
+    "retention": ("retention", _same),
+}
 
 
 class CatalogError(ValueError):
@@ -78,9 +121,11 @@ def apply_document(
     vault: Vault,
     environ: Mapping[str, str] = os.environ,
     spec_folders: tuple[Path, ...] = (SPECS_DIR,),
+    actor: Actor | None = None,
 ) -> ApplyReport:
     document = validate_document(document)
-    applier = _Applier(session, vault, environ, spec_folders)
+    actor = actor or Actor.for_operator(SOURCE)
+    applier = _Applier(session, vault, environ, spec_folders, actor)
     for entry in document.get("departments", []):
         applier.department(entry["slug"], entry.get("name"))
     for position, entry in enumerate(document.get("tools", [])):
@@ -114,6 +159,9 @@ def _export_tool(tool: Tool) -> dict:
         "slug": tool.slug,
         "name": tool.name,
         "connector": tool.connector,
+        "category": tool.category,
+        "website": tool.website,
+        "description": tool.description,
         "base_url": tool.base_url,
         "allow_private_network": tool.allow_private_network or None,
         "status": tool.status.value,
@@ -148,7 +196,9 @@ class _Applier:
         vault: Vault,
         environ: Mapping[str, str],
         spec_folders: tuple[Path, ...],
+        actor: Actor,
     ) -> None:
+        self.actor = actor
         self.session = session
         self.vault = vault
         self.environ = environ
@@ -160,47 +210,67 @@ class _Applier:
         if department is None:
             department = Department(slug=slug, name=name or slug)
             self.session.add(department)
+            self._record_department(department, "created", None)
             self.report.changes.append(f"created department {slug}")
         elif name and department.name != name:
+            before = {"name": department.name}
             department.name = name
+            self._record_department(department, "updated", before)
             self.report.changes.append(f"updated department {slug}: name")
         return department
 
+    def _record_department(self, department: Department, action: str, before: dict | None):
+        record_change(
+            self.session,
+            self.actor,
+            SOURCE,
+            "department",
+            department.slug,
+            department.name,
+            action,
+            before,
+            {"name": department.name},
+        )
+
     def tool(self, entry: dict, where: str) -> None:
+        tool = self.session.scalar(select(Tool).where(Tool.slug == entry["slug"]))
         spec = self._spec(entry, where)
-        if "base_url" not in entry and spec.base_url_needs_account:
+        if spec.base_url_needs_account and not entry.get("base_url", tool and tool.base_url):
             raise CatalogError(
                 f"{where}/base_url: connector {spec.vendor!r} has no fixed base URL "
                 f"({spec.base_url}); give the account's base_url"
             )
-        self._check_address(entry, where)
-        tool = self.session.scalar(select(Tool).where(Tool.slug == entry["slug"]))
-        created = tool is None
-        if created:
-            tool = Tool(slug=entry["slug"], credential_sources={})
-            self.session.add(tool)
-        wanted = {
-            "name": entry["name"],
-            "connector": entry["connector"],
-            "base_url": entry.get("base_url"),
-            "allow_private_network": entry.get("allow_private_network", False),
-            "status": ToolStatus(entry.get("status", "requested")),
-            "country": entry.get("country"),
-            "transfer_basis": TransferBasis(entry["transfer_basis"])
-            if "transfer_basis" in entry
-            else None,
-            "review_due": date.fromisoformat(entry["review_due"])
-            if "review_due" in entry
-            else None,
-            "inline_spec": entry.get("spec"),
-            "iab_vendor_id": entry.get("iab_vendor_id"),
-            "data_subjects": sorted(self._data_subjects(entry, where)),
-            "retention": entry.get("retention"),
-        }
-        changed = _assign(tool, wanted)
+        self._check_address(entry, tool, where)
+        wanted = self._tool_fields(entry, where)
+        if tool is None:
+            tool = create_tool(self.session, self.actor, SOURCE, entry["slug"], **wanted)
+            self.report.changes.append(f"created tool {tool.slug}")
+            changed = []
+        else:
+            changed = self._update_tool(tool, wanted, where)
         if "credentials" in entry and self._credentials(tool, entry["credentials"], spec, where):
             changed.append("credentials")
-        self._note("tool", entry["slug"], created, changed)
+        self._note("tool", entry["slug"], False, changed)
+
+    def _tool_fields(self, entry: dict, where: str) -> dict:
+        """The fields of the tool the entry gives (apply owns those, and only those)."""
+        given = {
+            field: convert(entry[key])
+            for key, (field, convert) in _TOOL_KEYS.items()
+            if key in entry
+        }
+        if "data_subjects" in entry:
+            given["data_subjects"] = sorted(self._data_subjects(entry, where))
+        return given
+
+    def _update_tool(self, tool: Tool, wanted: dict, where: str) -> list[str]:
+        changed = [name for name, value in wanted.items() if getattr(tool, name) != value]
+        if tool.status is ToolStatus.RETIRED and wanted.get("status", tool.status) != tool.status:
+            raise CatalogError(f"{where}/status: tool {tool.slug!r} is retired, which is final")
+        update_tool(
+            self.session, self.actor, SOURCE, tool, **{name: wanted[name] for name in changed}
+        )
+        return changed
 
     def grant(self, entry: dict, where: str) -> None:
         tool = self.session.scalar(select(Tool).where(Tool.slug == entry["tool"]))
@@ -210,18 +280,18 @@ class _Applier:
         grant = self.session.scalar(
             select(Grant).where(Grant.department == department, Grant.tool == tool)
         )
-        created = grant is None
-        if created:
-            grant = Grant(department=department, tool=tool)
-            self.session.add(grant)
-        wanted = {
-            "purposes": sorted(entry.get("purposes", [])),
-            "data_categories": sorted(entry.get("data_categories", [])),
-            "mode": GrantMode(entry.get("mode", "strict")),
-            "expires": date.fromisoformat(entry["expires"]) if "expires" in entry else None,
+        terms = {
+            "purposes": entry.get("purposes", grant.purposes if grant else []),
+            "data_categories": entry.get("data_categories", grant.data_categories if grant else []),
+            "mode": GrantMode(entry["mode"]) if "mode" in entry else _current_mode(grant),
+            "expires": date.fromisoformat(entry["expires"])
+            if "expires" in entry
+            else (grant.expires if grant else None),
         }
-        changed = _assign(grant, wanted)
-        self._note("grant", f"{department.slug} -> {tool.slug}", created, changed)
+        before = grant_state(grant) if grant is not None else None
+        after = grant_state(put_grant(self.session, self.actor, SOURCE, department, tool, **terms))
+        changed = [name for name in after if before is not None and before[name] != after[name]]
+        self._note("grant", f"{department.slug} -> {tool.slug}", before is None, changed)
 
     def client(self, entry: dict, where: str) -> None:
         department = self.department(entry["department"], None)
@@ -240,13 +310,15 @@ class _Applier:
         self._note("client", entry["name"], False, changed)
 
     @staticmethod
-    def _check_address(entry: dict, where: str) -> None:
+    def _check_address(entry: dict, tool: Tool | None, where: str) -> None:
         """A base URL that is an address the tool may not reach is refused now, not later.
 
         A name is checked when the gateway connects, as it may resolve differently then.
         """
         address = literal_address(entry.get("base_url", ""))
-        allowed = entry.get("allow_private_network", False)
+        allowed = entry.get(
+            "allow_private_network", tool is not None and tool.allow_private_network
+        )
         reason = refusal_reason(address, allowed) if address is not None else None
         if reason is not None:
             hint = "" if allowed else "; if the tool really lives there, set allow_private_network"
@@ -281,7 +353,7 @@ class _Applier:
         except SpecError as exc:
             raise CatalogError(f"{where}/{'spec' if generic else 'connector'}: {exc}") from exc
 
-    def _credentials(self, tool: Tool, given: dict, spec, where: str) -> bool:
+    def _credentials(self, tool: Tool, given: dict, spec: ConnectorSpec, where: str) -> bool:
         unknown = set(given) - spec.credential_fields
         if unknown:
             raise CatalogError(
@@ -293,16 +365,13 @@ class _Applier:
             for name, value in given.items()
         }
         sources = {name: value for name, value in given.items() if value.startswith(FROM_ENV)}
-        current = (
-            self.vault.decrypt_json(tool.credentials_encrypted)
-            if tool.credentials_encrypted
-            else {}
-        )
-        if current == values and tool.credential_sources == sources:
-            return False
-        tool.credentials_encrypted = self.vault.encrypt_json(values)
-        tool.credential_sources = sources
-        return True
+        try:
+            changed = store_credentials(
+                self.session, self.actor, SOURCE, tool, spec, values, self.vault, sources
+            )
+        except Invalid as exc:
+            raise CatalogError(f"{where}/credentials: {exc.message}") from exc
+        return bool(changed)
 
     def _resolve(self, value: str, where: str) -> str:
         if not value.startswith(FROM_ENV):
@@ -325,6 +394,10 @@ def _assign(obj: object, wanted: dict) -> list[str]:
     for name in changed:
         setattr(obj, name, wanted[name])
     return changed
+
+
+def _current_mode(grant: Grant | None) -> GrantMode:
+    return grant.mode if grant is not None else GrantMode.STRICT
 
 
 def _dates_as_text(value: object) -> object:

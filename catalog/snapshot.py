@@ -50,7 +50,7 @@ class CatalogSnapshot:
 def build_catalog_snapshot(
     session: Session, decrypt_credentials: Callable[[str], dict], spec_folders: tuple[Path, ...]
 ) -> CatalogSnapshot:
-    specs = _SpecCache(spec_folders)
+    specs = SpecCache(spec_folders)
     tools = {
         tool.slug: _tool_view(tool, specs.for_tool(tool), decrypt_credentials)
         for tool in session.scalars(select(Tool))
@@ -90,7 +90,7 @@ def _tool_view(
     )
 
 
-class _SpecCache:
+class SpecCache:
     """Each connector spec loaded once per snapshot; a broken one is logged, not fatal."""
 
     def __init__(self, folders: tuple[Path, ...]) -> None:

@@ -15,6 +15,7 @@ from flask import current_app
 from flask.cli import AppGroup, ScriptInfo
 from sqlalchemy import select
 
+from catalog.declarative import CatalogError, apply_document, export_document
 from catalog.models import Department
 from connectors.describe import describe_spec
 from connectors.openapi import OpenAPIError, draft_spec
@@ -24,7 +25,6 @@ from gateway.audit_commands import audit_group, duration
 from gateway.config import Config, ConfigError, connector_folders_from_env
 from gateway.consent_commands import consent_group
 from gateway.db import db, utcnow
-from catalog.declarative import CatalogError, apply_document, export_document
 from gateway.demo import run_demo
 from gateway.migrate import upgrade
 from gateway.oauth.clients import KNOWN_SCOPES, ClientError, register_client

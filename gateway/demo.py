@@ -14,10 +14,10 @@ import yaml
 from flask import current_app
 from sqlalchemy import select
 
+from catalog.declarative import apply_document
 from connectors.sandbox import sandbox_environment
 from gateway.config import config_of
 from gateway.db import db, utcnow
-from catalog.declarative import apply_document
 from gateway.migrate import upgrade
 from gateway.oauth.clients import rotate_client_secret
 from gateway.oauth.models import Client

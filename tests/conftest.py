@@ -22,12 +22,12 @@ from cryptography.fernet import Fernet
 from sqlalchemy import delete, text
 from werkzeug.serving import make_server
 
+from catalog.declarative import apply_document
 from connectors.sandbox import create_sandbox_app
 from connectors.sandbox.vendors import mailchimp as mailchimp_sandbox
 from gateway.app import create_app
 from gateway.config import Config
 from gateway.db import Base, db, make_engine
-from catalog.declarative import apply_document
 from gateway.migrate import upgrade
 from gateway.oauth.models import SigningKey
 from gateway.vault import vault_of

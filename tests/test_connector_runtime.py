@@ -6,9 +6,9 @@ import pytest
 import requests
 import yaml
 
+from catalog.declarative import CatalogError, apply_document
 from gateway.app import create_app
 from gateway.db import db
-from catalog.declarative import CatalogError, apply_document
 from gateway.vault import vault_of
 from tests.conftest import apply, close, demo_document, get_token, serve
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
+from catalog.declarative import CatalogError, apply_document, export_document
 from catalog.models import Tool, ToolStatus
 from gateway.db import db, read_versions
-from catalog.declarative import CatalogError, apply_document, export_document
 from gateway.vault import vault_of
 from tests.conftest import apply, demo_document
 

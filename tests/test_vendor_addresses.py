@@ -15,10 +15,10 @@ import pytest
 import requests
 from sqlalchemy import update
 
+from catalog.declarative import CatalogError, export_document
 from catalog.models import Tool
 from gateway.addresses import refusal_reason
 from gateway.db import db
-from catalog.declarative import CatalogError, export_document
 from tests.conftest import apply, get_token, sandbox_requests
 from tests.test_connector_operations import catalog
 from tests.test_proxy import assert_problem, echo_document, records

@@ -26,6 +26,7 @@ from gateway.config import Config, ConfigError, connector_folders_from_env
 from gateway.consent_commands import consent_group
 from gateway.db import db, utcnow
 from gateway.demo import run_demo
+from gateway.history_commands import history_group
 from gateway.migrate import upgrade
 from gateway.oauth.clients import KNOWN_SCOPES, ClientError, register_client
 from gateway.policy_simulation import simulate
@@ -56,6 +57,7 @@ def cli(ctx: click.Context) -> None:
 
 cli.add_command(consent_group)
 cli.add_command(audit_group)
+cli.add_command(history_group)
 
 
 @cli.command("serve")

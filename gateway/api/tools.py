@@ -17,12 +17,11 @@ from catalog.credentials import masked, store_credentials
 from catalog.editing import EDITABLE, edit_tool
 from catalog.errors import Invalid
 from catalog.lifecycle import change_status
-from catalog.snapshot import SpecCache
 from catalog.tools import find_tool
 from gateway.api import inputs
 from gateway.api.auth import current_actor, guard
 from gateway.api.operations import api_spec
-from gateway.config import config_of
+from gateway.catalog_context import proxy_url, specs
 from gateway.db import db
 from gateway.vault import vault_of
 
@@ -162,7 +161,7 @@ LIST_QUERY = (
 )
 
 
-def tool_document(entry: ToolEntry, with_connection: bool = True) -> dict:
+def tool_document(entry: ToolEntry) -> dict:
     tool = entry.tool
     document = {
         "slug": tool.slug,
@@ -192,24 +191,14 @@ def tool_document(entry: ToolEntry, with_connection: bool = True) -> dict:
             for grant in entry.grants
         ],
     }
-    if with_connection:
-        found = connection(entry.spec, proxy_url(tool.slug))
-        document["connect"] = {
-            "base_url": found.base_url,
-            "key_locations": list(found.key_locations),
-            "example": found.example,
-            "docs": found.docs,
-        }
+    found = connection(entry.spec, proxy_url(tool.slug))
+    document["connect"] = {
+        "base_url": found.base_url,
+        "key_locations": list(found.key_locations),
+        "example": found.example,
+        "docs": found.docs,
+    }
     return document
-
-
-def proxy_url(slug: str) -> str:
-    """Where an app calls the tool: this gateway's ``/proxy/<slug>``."""
-    return f"{request.url_root.rstrip('/')}/proxy/{slug}"
-
-
-def specs() -> SpecCache:
-    return SpecCache(config_of(current_app).connector_folders)
 
 
 def register(bp: Blueprint) -> None:

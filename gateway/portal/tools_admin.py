@@ -1,0 +1,154 @@
+"""IT's pages about tools: suspend, reinstate or retire with a reason (a confirmation page
+says what will happen), store vendor credentials (write-only), the re-reviews due, and
+the history of changes with its export.
+
+A refused form comes back with what was typed and each problem next to its field; a
+credential typed is never sent back to the browser, not even in a refused form.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+
+from catalog.browse import tool_entry
+from catalog.credentials import PERMISSION as CREDENTIALS
+from catalog.credentials import masked, store_credentials
+from catalog.errors import Invalid
+from catalog.history import history_page
+from catalog.history_export import FORMATS
+from catalog.lifecycle import change_status, due_for_review
+from catalog.tools import find_tool
+from gateway.api.history import history_filter
+from gateway.catalog_context import specs
+from gateway.db import db
+from gateway.portal import access
+from gateway.portal.blueprint import bp
+from gateway.portal.navigation import nav_item
+from gateway.vault import vault_of
+
+SOURCE = "portal"
+#: A step's name in the URL -> the status it leads to and how the page words it.
+STEPS = {
+    "suspend": (
+        "suspended",
+        "Suspend",
+        "Apps' calls to this tool are refused at once, on every gateway.",
+    ),
+    "reinstate": ("approved", "Reinstate", "Apps may call this tool again at once."),
+    "retire": ("retired", "Retire", "Retiring is final: the tool cannot be used or reinstated."),
+}
+DUE_WITHIN_DAYS = (7, 30, 90)
+
+nav_item("reviews_due", "Re-reviews due", "reviews:write", 60)
+nav_item("history", "History", "history:read", 80)
+
+
+@bp.route("/tools/<slug>/status/<step>", methods=["GET", "POST"])
+@access.page("reviews:write")
+def tool_status(slug: str, step: str):
+    if step not in STEPS:
+        abort(404)
+    tool = find_tool(db.session, slug)
+    status, verb, consequence = STEPS[step]
+    reason, errors = request.form.get("reason", ""), {}
+    if request.method == "POST":
+        try:
+            change_status(db.session, g.actor, SOURCE, tool, status, reason)
+        except Invalid as refusal:
+            errors = field_errors(refusal)
+        else:
+            db.session.commit()
+            flash(f"{tool.name} is {status}.", "success")
+            return redirect(url_for("portal.tool_page", slug=slug))
+    page = render_template(
+        "portal/catalog/status.html",
+        tool=tool,
+        step=step,
+        verb=verb,
+        consequence=consequence,
+        reason=reason,
+        errors=errors,
+    )
+    return page, 422 if errors else 200
+
+
+@bp.route("/tools/<slug>/credentials", methods=["GET", "POST"])
+@access.page(CREDENTIALS)
+def tool_credentials(slug: str):
+    entry = tool_entry(db.session, g.actor, slug, specs())
+    if entry.spec is None:
+        abort(404)
+    errors = {}
+    if request.method == "POST":
+        given = {
+            name: request.form[name]
+            for name in sorted(entry.spec.credential_fields)
+            if request.form.get(name)
+        }
+        try:
+            store_credentials(
+                db.session, g.actor, SOURCE, entry.tool, entry.spec, given, vault_of(current_app)
+            )
+        except Invalid as refusal:
+            errors = field_errors(refusal)
+        else:
+            db.session.commit()
+            flash(f"Credentials of {entry.tool.name} stored; apps may call it now.", "success")
+            return redirect(url_for("portal.tool_page", slug=slug))
+    page = render_template(
+        "portal/catalog/credentials.html",
+        tool=entry.tool,
+        spec=entry.spec,
+        stored=masked(entry.tool, entry.spec, vault_of(current_app)),
+        errors=errors,
+    )
+    return page, 422 if errors else 200
+
+
+@bp.get("/reviews-due")
+@access.page("reviews:write")
+def reviews_due():
+    days = request.args.get("days", "30")
+    within = int(days) if days.isdigit() and int(days) in DUE_WITHIN_DAYS else 30
+    return render_template(
+        "portal/catalog/reviews_due.html",
+        tools=due_for_review(db.session, within),
+        today=date.today(),
+        within=within,
+        choices=DUE_WITHIN_DAYS,
+    )
+
+
+@bp.get("/history")
+@access.page("history:read")
+def history():
+    page = history_page(
+        db.session, history_filter(request.args), 50, request.args.get("cursor") or None
+    )
+    filters = {name: request.args.get(name, "") for name in FILTER_NAMES}
+    return render_template(
+        "portal/catalog/history.html",
+        page=page,
+        filters=filters,
+        given={name: value for name, value in filters.items() if value},
+        formats=FORMATS,
+    )
+
+
+@bp.app_template_filter("as_json")
+def _as_json(value) -> str:
+    """A value of the history as JSON text, escaped by the template like any text."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+FILTER_NAMES = ("object_type", "object_id", "actor", "action", "source", "since", "until")
+
+
+def field_errors(refusal: Invalid) -> dict[str, str]:
+    """The refusal's problems by the name of the form field they are about ('' for the form)."""
+    return {error["pointer"].lstrip("/"): error["message"] for error in refusal.errors} or {
+        "": refusal.message
+    }

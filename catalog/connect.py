@@ -3,7 +3,7 @@
 The app keeps its vendor's official SDK and changes two settings: the base URL (the
 gateway's ``/proxy/<slug>``) and the key (the app's gateway key, put where the SDK puts
 the vendor's key; the connector's ``app_token`` says where that is). The example is a
-``curl`` line of the connector's first operation, so a developer can try it at once.
+``curl`` line of the connector's first reading operation, so a developer can try it at once.
 """
 
 from __future__ import annotations
@@ -32,7 +32,10 @@ def connection(spec: ConnectorSpec | None, proxy_url: str) -> Connection:
     if spec is None:
         return Connection(proxy_url, (), None, None)
     locations = tuple(location.describe() for location in spec.app_token)
-    operation = spec.operations[0] if spec.operations else None
+    operation = next(
+        (op for op in spec.operations if op.method == "GET"),
+        spec.operations[0] if spec.operations else None,
+    )
     example = (
         _curl(operation, spec.app_token[0], proxy_url) if operation and spec.app_token else None
     )

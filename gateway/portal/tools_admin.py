@@ -144,6 +144,17 @@ def _as_json(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+@bp.app_template_filter("changes")
+def _changes(event) -> list[tuple[str, object, object]]:
+    """(field, before, after) of a change as a reader wants it: an update shows each field
+    that changed; a creation or deletion only the fields that hold something."""
+    before, after = event.before or {}, event.after or {}
+    keys = sorted({*before, *after})
+    if event.before is None or event.after is None:
+        keys = [key for key in keys if before.get(key) or after.get(key)]
+    return [(key, before.get(key), after.get(key)) for key in keys]
+
+
 FILTER_NAMES = ("object_type", "object_id", "actor", "action", "source", "since", "until")
 
 

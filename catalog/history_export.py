@@ -14,7 +14,8 @@ from collections.abc import Iterable, Iterator
 
 from catalog.history import ChangeEvent
 
-MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
+#: Text answers get ``; charset=utf-8`` from Flask.
+MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
 FORMATS = tuple(MEDIA_TYPES)
 CSV_COLUMNS = (
     "id",

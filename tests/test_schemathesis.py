@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
@@ -52,6 +53,10 @@ def test_every_operation_answers_as_documented(gateway, api_token):  # noqa: F81
         for mode in MODES:
             try:
                 exercise(operation, mode, f"{gateway}/api/v1", api_token)
+            except Unsatisfiable:
+                # Nothing breaks the schema of an operation that takes only free-text path
+                # parameters (DELETE /grants/{department}/{tool}): no negative data exists.
+                assert mode is GenerationMode.NEGATIVE, operation.label
             except Exception as exc:
                 exc.add_note(f"{operation.label} with {mode.value} data")
                 raise

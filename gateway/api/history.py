@@ -137,8 +137,9 @@ def register(bp: Blueprint) -> None:
             *FILTERS,
             {"name": "format", "in": "query", "schema": {"enum": list(FORMATS)}},
         ),
-        answers={200: ("The changes, one per line", {"type": "string"})},
-        media_type="application/x-ndjson",
+        answers={
+            200: ("The changes, one per line: application/x-ndjson (jsonl) or text/csv", None)
+        },
         tag="history",
     )
     def export_history():

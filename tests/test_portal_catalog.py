@@ -167,3 +167,36 @@ def test_the_history_page_filters_and_links_the_export(app, catalog):
     assert export.get_data(as_text=True).startswith("id,occurred_at")
     assert page(auditor, "/portal/history?since=yesterday", 400)
     page(user(app, "marketer"), "/portal/history", 403)
+
+
+def test_a_reviewer_sets_a_new_review_date_and_a_bad_field_keeps_what_was_typed(app, catalog):
+    reviewer = user(app, "it_reviewer")
+    form = page(reviewer, "/portal/tools/mailchimp/edit")
+    assert 'value="Mailchimp"' in form and "&lt;script&gt;" in form
+    token = csrf_token(reviewer)
+    typed = {
+        "csrf_token": token,
+        "name": "Mailchimp",
+        "category": "email",
+        "description": "Newsletters",
+        "country": "usa",
+        "review_due": "2031-01-31",
+    }
+    refused = reviewer.post("/portal/tools/mailchimp/edit", data=typed)
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert 'id="country-error"' in html and 'aria-invalid="true"' in html
+    assert 'value="2031-01-31"' in html and 'value="usa"' in html
+    saved = reviewer.post("/portal/tools/mailchimp/edit", data={**typed, "country": "US"})
+    assert saved.status_code == 302
+    with app.app_context():
+        tool = db.session.scalar(select(Tool).where(Tool.slug == "mailchimp"))
+        assert (tool.review_due, tool.country, tool.transfer_basis) == (
+            date(2031, 1, 31),
+            "US",
+            None,
+        )
+        event = db.session.scalars(select(ChangeEvent).order_by(ChangeEvent.id.desc())).first()
+        assert (event.source, event.actor_label) == ("portal", "it_reviewer@example.com")
+        assert event.after["review_due"] == "2031-01-31"
+    page(user(app, "marketer"), "/portal/tools/mailchimp/edit", 403)

@@ -1,6 +1,6 @@
-"""IT's pages about tools: suspend, reinstate or retire with a reason (a confirmation page
-says what will happen), store vendor credentials (write-only), the re-reviews due, and
-the history of changes with its export.
+"""IT's pages about tools: edit a tool's details (a new re-review date, say), suspend,
+reinstate or retire it with a reason (a confirmation page says what will happen), store
+vendor credentials (write-only), the re-reviews due, and the history with its export.
 
 A refused form comes back with what was typed and each problem next to its field; a
 credential typed is never sent back to the browser, not even in a refused form.
@@ -16,10 +16,12 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from catalog.browse import tool_entry
 from catalog.credentials import PERMISSION as CREDENTIALS
 from catalog.credentials import masked, store_credentials
+from catalog.editing import edit_tool
 from catalog.errors import Invalid
 from catalog.history import history_page
 from catalog.history_export import FORMATS
 from catalog.lifecycle import change_status, due_for_review
+from catalog.models import Tool, TransferBasis
 from catalog.tools import find_tool
 from gateway.api.history import history_filter
 from gateway.catalog_context import specs
@@ -41,9 +43,53 @@ STEPS = {
     "retire": ("retired", "Retire", "Retiring is final: the tool cannot be used or reinstated."),
 }
 DUE_WITHIN_DAYS = (7, 30, 90)
+#: The details a reviewer edits in the portal (the API's PATCH takes a few more).
+DETAILS = (
+    "name",
+    "category",
+    "website",
+    "description",
+    "country",
+    "transfer_basis",
+    "review_due",
+    "retention",
+)
 
 nav_item("reviews_due", "Re-reviews due", "reviews:write", 60)
 nav_item("history", "History", "history:read", 80)
+
+
+@bp.route("/tools/<slug>/edit", methods=["GET", "POST"])
+@access.page("reviews:write")
+def tool_edit(slug: str):
+    tool = find_tool(db.session, slug)
+    typed, errors = _details(tool), {}
+    if request.method == "POST":
+        typed = {name: request.form.get(name, "").strip() for name in DETAILS}
+        try:
+            changed = edit_tool(db.session, g.actor, SOURCE, tool, typed)
+        except Invalid as refusal:
+            errors = field_errors(refusal)
+        else:
+            db.session.commit()
+            flash(f"{tool.name} saved." if changed else "Nothing changed.", "success")
+            return redirect(url_for("portal.tool_page", slug=slug))
+    page = render_template(
+        "portal/catalog/edit.html",
+        tool=tool,
+        typed=typed,
+        errors=errors,
+        transfer_bases=[basis.value for basis in TransferBasis],
+    )
+    return page, 422 if errors else 200
+
+
+def _details(tool: Tool) -> dict[str, str]:
+    """The tool's details as the form shows them."""
+    values = {name: getattr(tool, name) for name in DETAILS}
+    values["transfer_basis"] = tool.transfer_basis.value if tool.transfer_basis else None
+    values["review_due"] = tool.review_due.isoformat() if tool.review_due else None
+    return {name: "" if value is None else str(value) for name, value in values.items()}
 
 
 @bp.route("/tools/<slug>/status/<step>", methods=["GET", "POST"])

@@ -242,21 +242,21 @@ class _Applier:
             )
         self._check_address(entry, tool, where)
         wanted = self._tool_fields(entry, where)
-        if tool is None:
+        created = tool is None
+        if created:
             tool = create_tool(self.session, self.actor, SOURCE, entry["slug"], **wanted)
-            self.report.changes.append(f"created tool {tool.slug}")
             changed = []
         else:
             changed = self._update_tool(tool, wanted, where)
         if "credentials" in entry and self._credentials(tool, entry["credentials"], spec, where):
             changed.append("credentials")
-        self._note("tool", entry["slug"], False, changed)
+        self._note("tool", entry["slug"], created, changed)
 
     def _tool_fields(self, entry: dict, where: str) -> dict:
         """The fields of the tool the entry gives (apply owns those, and only those)."""
         given = {
-            field: convert(entry[key])
-            for key, (field, convert) in _TOOL_KEYS.items()
+            column: convert(entry[key])
+            for key, (column, convert) in _TOOL_KEYS.items()
             if key in entry
         }
         if "data_subjects" in entry:

@@ -17,7 +17,12 @@ ENV = {"MC_KEY": "secret-key-value-us21"}
 def test_applying_twice_changes_nothing(app):
     document = demo_document("http://127.0.0.1:9001")
     first = apply(app, document, ENV)
-    assert "created tool mailchimp" in first.changes
+    assert first.changes == [
+        "created department growth",
+        "created tool mailchimp",
+        "created grant growth -> mailchimp",
+        "created client newsletter-app",
+    ]
     assert len(first.new_clients) == 1
     with app.app_context():
         versions = read_versions(db.session)

@@ -14,10 +14,9 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from catalog.errors import Invalid, NotFound
+from catalog.errors import Invalid
 from catalog.grants import put_grant, remove_grant
 from catalog.models import Department, Grant, GrantMode, Tool, TransferBasis
 from catalog.tools import update_tool
@@ -141,22 +140,6 @@ def _check_address(base_url: str | None, allowed: bool) -> None:
     if reason is not None:
         message = f"the gateway does not connect to {address} ({reason} address)"
         raise Invalid(message, [{"pointer": "/base_url", "message": message}])
-
-
-def find_department(session: Session, slug: str) -> Department:
-    department = session.scalar(select(Department).where(Department.slug == slug))
-    if department is None:
-        raise NotFound(f"no department {slug!r}")
-    return department
-
-
-def find_grant(session: Session, department: Department, tool: Tool) -> Grant:
-    grant = session.scalar(
-        select(Grant).where(Grant.department_id == department.id, Grant.tool_id == tool.id)
-    )
-    if grant is None:
-        raise NotFound(f"department {department.slug!r} has no grant for {tool.slug!r}")
-    return grant
 
 
 def set_grant(

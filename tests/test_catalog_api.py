@@ -186,8 +186,11 @@ def test_grants_are_put_listed_and_withdrawn(gateway, tokens):
     put = call(gateway, tokens["reviewer-bot"], "PUT", "/grants/growth/mailchimp", json=terms)
     assert put.status_code == 200, put.text
     assert put.json()["mode"] == "redact"
-    listed = call(gateway, tokens["reader"], "GET", "/grants?tool=mailchimp").json()["items"]
-    assert listed == [put.json()]
+    listed = call(gateway, tokens["reader"], "GET", "/grants?tool=mailchimp").json()
+    assert listed == {"items": [put.json()], "next_cursor": None}
+    first = call(gateway, tokens["reader"], "GET", "/grants?limit=1&department=growth").json()
+    assert first["items"] == [put.json()] and first["next_cursor"] is None
+    assert call(gateway, tokens["reader"], "GET", "/grants?cursor=xyz").status_code == 400
     bad = call(
         gateway,
         tokens["reviewer-bot"],

@@ -7,12 +7,10 @@ need ``reviews:write``. Every change is in the history.
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
-from catalog.editing import delete_grant, find_department, find_grant, set_grant
+from catalog.editing import delete_grant, set_grant
+from catalog.grant_queries import find_department, find_grant, grant_page
 from catalog.grants import grant_state
-from catalog.models import Department, Grant, Tool
 from catalog.tools import find_tool
 from gateway.api import inputs
 from gateway.api.auth import current_actor, guard
@@ -25,8 +23,11 @@ GRANT_LIST = api_spec.schema(
     "GrantList",
     {
         "type": "object",
-        "required": ["items"],
-        "properties": {"items": {"type": "array", "items": GRANT_TERMS}},
+        "required": ["items", "next_cursor"],
+        "properties": {
+            "items": {"type": "array", "items": GRANT_TERMS},
+            "next_cursor": {"type": ["string", "null"]},
+        },
     },
 )
 GRANT_BODY = api_spec.schema(
@@ -55,6 +56,7 @@ GRANT_BODY = api_spec.schema(
     },
 )
 _SLUG = {"type": "string", "maxLength": 64}
+_LIMIT = {"type": "integer", "minimum": 1, "maximum": 500}
 
 
 def register(bp: Blueprint) -> None:
@@ -68,23 +70,23 @@ def register(bp: Blueprint) -> None:
         query=(
             {"name": "department", "in": "query", "schema": _SLUG},
             {"name": "tool", "in": "query", "schema": _SLUG},
+            {"name": "limit", "in": "query", "schema": _LIMIT},
+            {"name": "cursor", "in": "query", "schema": {"type": "string", "maxLength": 200}},
         ),
         answers={200: ("The grants", GRANT_LIST)},
         tag="catalog",
     )
     def list_grants():
-        query = (
-            select(Grant)
-            .join(Grant.department)
-            .join(Grant.tool)
-            .options(joinedload(Grant.department), joinedload(Grant.tool))
-            .order_by(Department.slug, Tool.slug)
+        page = grant_page(
+            db.session,
+            request.args.get("department") or None,
+            request.args.get("tool") or None,
+            inputs.query_integer("limit", 100, 1, 500),
+            request.args.get("cursor"),
         )
-        if request.args.get("department"):
-            query = query.where(Department.slug == request.args["department"])
-        if request.args.get("tool"):
-            query = query.where(Tool.slug == request.args["tool"])
-        return jsonify(items=[grant_state(grant) for grant in db.session.scalars(query)])
+        return jsonify(
+            items=[grant_state(grant) for grant in page.grants], next_cursor=page.next_cursor
+        )
 
     @api_spec.operation(
         bp,

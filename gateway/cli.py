@@ -27,6 +27,7 @@ from gateway.db import db, utcnow
 from gateway.declarative import CatalogError, apply_document, export_document
 from gateway.demo import run_demo
 from gateway.migrate import upgrade
+from gateway.notifications.commands import notices_group
 from gateway.oauth.clients import KNOWN_SCOPES, ClientError, register_client
 from gateway.policy_simulation import simulate
 from gateway.server import serve_with_gunicorn
@@ -56,6 +57,7 @@ def cli(ctx: click.Context) -> None:
 
 cli.add_command(consent_group)
 cli.add_command(audit_group)
+cli.add_command(notices_group)
 
 
 @cli.command("serve")

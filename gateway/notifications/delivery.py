@@ -158,6 +158,9 @@ class Deliverer:
         except UNAVAILABLE:
             logger.warning("notices: the database cannot be reached; trying again shortly")
             return FIRST_RETRY.total_seconds()
+        except Exception:  # the thread must outlive any one bad notice
+            logger.exception("notices: delivery failed unexpectedly; trying again shortly")
+            return FIRST_RETRY.total_seconds()
         if due is None:
             return None
         return max((due - utcnow()).total_seconds(), 0.0)

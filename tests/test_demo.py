@@ -140,7 +140,7 @@ def demo_process(tmp_path) -> Iterator[tuple[int, object]]:
 def _serving(url: str) -> bool:
     try:
         return requests.get(url, timeout=1).ok
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow to start
         return False
 
 

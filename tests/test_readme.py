@@ -51,7 +51,7 @@ def wait_until_serving(url: str, process: subprocess.Popen, seconds: float = 60)
         try:
             if requests.get(url, timeout=1).ok:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow to start
             time.sleep(0.2)
     pytest.fail("gatehouse demo did not start serving")
 

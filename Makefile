@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := tests/node/node_modules/.installed-stamp
+# Ports of `make run`: the gateway and portal, and the sandbox vendors beside it
+PORT ?= 8080
+SANDBOX_PORT ?= 9001
 
 .PHONY: run test bench lint format clean
 
@@ -18,9 +21,11 @@ $(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
 	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
-## Serve the gateway with its demo (sandbox vendor, tools, one app) on http://127.0.0.1:8080
+## Serve the gateway with its demo (sandbox vendor, tools, one app, one user per role) on
+## http://127.0.0.1:$(PORT); other ports: make run PORT=8081 SANDBOX_PORT=9101
 run: $(STAMP)
-	GATEHOUSE_DEMO=1 $(BIN)/gatehouse demo
+	GATEHOUSE_DEMO=1 GATEHOUSE_ISSUER="$${GATEHOUSE_ISSUER:-http://127.0.0.1:$(PORT)}" \
+		$(BIN)/gatehouse demo --port $(PORT) --sandbox-port $(SANDBOX_PORT)
 
 ## Install and run the whole test suite (GATEHOUSE_TEST_DATABASE_URL picks PostgreSQL)
 test: $(STAMP) $(NODE_STAMP)

@@ -12,6 +12,7 @@ from gateway import (
     health,
     log_redaction,
     metrics,
+    notifications,
     portal,
     proxy,
     request_id,
@@ -34,6 +35,7 @@ def create_app(config: Config | None = None) -> Flask:
     request_id.init_app(app)
     errors.init_app(app)
     db.init_app(app)
+    notifications.init_app(app)
     vault.init_app(app)
     snapshots.init_app(app)
     oauth_server.init_app(app)

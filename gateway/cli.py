@@ -28,6 +28,7 @@ from gateway.db import db, utcnow
 from gateway.demo import run_demo
 from gateway.history_commands import history_group
 from gateway.migrate import upgrade
+from gateway.notifications.commands import notices_group
 from gateway.oauth.clients import KNOWN_SCOPES, ClientError, register_client
 from gateway.policy_simulation import simulate
 from gateway.server import serve_with_gunicorn
@@ -58,6 +59,7 @@ def cli(ctx: click.Context) -> None:
 cli.add_command(consent_group)
 cli.add_command(audit_group)
 cli.add_command(history_group)
+cli.add_command(notices_group)
 
 
 @cli.command("serve")

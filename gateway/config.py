@@ -13,6 +13,7 @@ import os
 import secrets
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
@@ -21,11 +22,49 @@ from gateway.db import DEFAULT_TIMEOUT
 from policies.policy import POLICY_PATH
 
 PREFIX = "GATEHOUSE_"
+NOTIFY_WEBHOOK_SCHEMES = ("http", "https")
+SMTP_SCHEMES = ("smtp", "smtps")
 SECRET_NAMES = ("SECRET_KEY", "ENCRYPTION_KEYS", "SUBJECT_PEPPER")
 
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    """Where notices go (``gateway.notifications``); a channel left unset is not used."""
+
+    #: Slack-compatible incoming webhook
+    webhook_url: str | None = None
+    #: ``smtp://[user:password@]host:port`` (STARTTLS if offered) or ``smtps://...``
+    smtp_url: str | None = None
+    mail_from: str | None = None
+    #: Seconds a webhook or SMTP server has to answer.
+    timeout: float = 10.0
+    #: Whether the webhook may be on a loopback or private address (a local relay).
+    allow_private_network: bool = False
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return tuple(
+            name for name, url in (("webhook", self.webhook_url), ("email", self.smtp_url)) if url
+        )
+
+    @classmethod
+    def from_env(cls, env: _Env) -> NotificationSettings:
+        webhook_url = env.url("NOTIFY_WEBHOOK_URL", NOTIFY_WEBHOOK_SCHEMES)
+        smtp_url = env.url("SMTP_URL", SMTP_SCHEMES)
+        mail_from = env.text("MAIL_FROM", "") or None
+        if smtp_url and not mail_from:
+            raise ConfigError(f"{PREFIX}MAIL_FROM must be set when {PREFIX}SMTP_URL is")
+        return cls(
+            webhook_url=webhook_url,
+            smtp_url=smtp_url,
+            mail_from=mail_from,
+            timeout=env.number("NOTIFY_TIMEOUT", cls.timeout, low=0.1),
+            allow_private_network=env.flag("NOTIFY_ALLOW_PRIVATE_NETWORK", False),
+        )
 
 
 @dataclass(frozen=True)
@@ -67,6 +106,13 @@ class Config:
     limit_statements: bool = True
     #: Seconds a request waits for its exchange record to be committed; 503 after.
     audit_timeout: float = 3.0
+    #: The portal's address as people reach it, for links in notices (default the issuer).
+    public_url: str = ""
+    notifications: NotificationSettings = NotificationSettings()
+
+    @property
+    def portal_base_url(self) -> str:
+        return (self.public_url or self.issuer).rstrip("/")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Config:
@@ -103,6 +149,8 @@ class Config:
             audit_retention_days=env.integer("AUDIT_RETENTION_DAYS", 0, low=0) or None,
             database_timeout=env.number("DATABASE_TIMEOUT", cls.database_timeout, low=0.1),
             audit_timeout=env.number("AUDIT_TIMEOUT", cls.audit_timeout, low=0.1),
+            public_url=env.url("PUBLIC_URL", NOTIFY_WEBHOOK_SCHEMES) or "",
+            notifications=NotificationSettings.from_env(env),
         )
 
     @property
@@ -198,6 +246,18 @@ class _Env:
             bounds = f"at least {low}" if high is None else f"between {low} and {high}"
             raise ConfigError(f"{PREFIX}{name} must be {bounds}, not {raw}")
         return value
+
+    def url(self, name: str, schemes: tuple[str, ...]) -> str | None:
+        """An absolute URL with one of ``schemes`` and a host, or None if unset."""
+        raw = self.environ.get(PREFIX + name, "").strip()
+        if not raw:
+            return None
+        parts = urlsplit(raw)
+        if parts.scheme not in schemes or not parts.hostname:
+            raise ConfigError(
+                f"{PREFIX}{name} must be a {' or '.join(schemes)} URL with a host, not {raw!r}"
+            )
+        return raw
 
     def file(self, name: str, default: Path) -> Path:
         path = Path(self.environ.get(PREFIX + name) or default)

@@ -51,6 +51,8 @@ def test_every_command_has_help(run):
         ["audit"],
         ["audit", "export"],
         ["demo"],
+        ["notices"],
+        ["notices", "deliver"],
     ):
         result = runner.invoke(cli, [*command, "--help"], prog_name="gatehouse")
         assert result.exit_code == 0, result.output

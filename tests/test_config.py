@@ -41,6 +41,27 @@ def test_the_waits_for_the_database_are_set_from_the_environment():
     assert (config.database_timeout, config.audit_timeout) == (1.5, 2.0)
 
 
+def test_notices_go_nowhere_unless_configured():
+    config = Config.from_env(SECRETS)
+    assert config.notifications.channels == ()
+    assert config.portal_base_url == config.issuer
+
+
+def test_notice_channels_and_links_come_from_the_environment():
+    config = Config.from_env(
+        {
+            **SECRETS,
+            "GATEHOUSE_NOTIFY_WEBHOOK_URL": "https://hooks.example/T1/B2",
+            "GATEHOUSE_SMTP_URL": "smtps://mailer:pw@mail.example:465",
+            "GATEHOUSE_MAIL_FROM": "gatehouse@example.com",
+            "GATEHOUSE_PUBLIC_URL": "https://gatehouse.example/",
+        }
+    )
+    assert config.notifications.channels == ("webhook", "email")
+    assert config.notifications.allow_private_network is False
+    assert config.portal_base_url == "https://gatehouse.example"
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
@@ -57,6 +78,11 @@ def test_the_waits_for_the_database_are_set_from_the_environment():
         ),
         ("DATABASE_TIMEOUT", "0", "GATEHOUSE_DATABASE_TIMEOUT must be at least 0.1"),
         ("AUDIT_TIMEOUT", "soon", "GATEHOUSE_AUDIT_TIMEOUT must be a float"),
+        ("NOTIFY_WEBHOOK_URL", "hooks.example", "GATEHOUSE_NOTIFY_WEBHOOK_URL must be a http"),
+        ("SMTP_URL", "mail.example:25", "GATEHOUSE_SMTP_URL must be a smtp or smtps URL"),
+        ("SMTP_URL", "smtp://mail.example", "GATEHOUSE_MAIL_FROM must be set"),
+        ("PUBLIC_URL", "gatehouse.example", "GATEHOUSE_PUBLIC_URL must be a http or https"),
+        ("NOTIFY_TIMEOUT", "0", "GATEHOUSE_NOTIFY_TIMEOUT must be at least 0.1"),
     ],
 )
 def test_bad_values_name_the_variable(name, value, message):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Flask, jsonify
 
 from gateway.api import audit, consent, grants, history, inputs, tools
+from gateway.api.auth import guard
 from gateway.api.document import openapi_document
+from gateway.api.operations import api_spec
 
 bp = Blueprint("api", __name__, url_prefix=inputs.API_PREFIX)
 bp.before_request(inputs.check_query)
@@ -16,7 +18,15 @@ grants.register(bp)
 history.register(bp)
 
 
-@bp.get("/openapi.json")
+@api_spec.operation(
+    bp,
+    "GET",
+    "/openapi.json",
+    guard,
+    summary="This document",
+    permission=None,
+    answers={200: ("The OpenAPI document", {"type": "object", "required": ["openapi", "paths"]})},
+)
 def openapi():
     return jsonify(openapi_document())
 

@@ -21,8 +21,11 @@ from flask import (
 )
 from sqlalchemy import update
 
+from gateway.api import audit_schemas as shapes
 from gateway.api import inputs
-from gateway.api.auth import require_scope
+from gateway.api.auth import guard
+from gateway.api.components import PROBLEM, parameters
+from gateway.api.operations import api_spec
 from gateway.audit.export import FORMATS, MEDIA_TYPES, record_as_dict, unknown_outcome_cutoff
 from gateway.audit.manifest import ExportDigest
 from gateway.audit.person import person_report
@@ -41,7 +44,6 @@ MANIFEST_HEADER = "Gatehouse-Export-Manifest"
 DEFAULT_PERIOD = timedelta(days=365)
 
 
-@require_scope(SCOPE)
 def search_exchanges():
     where = _filter()
     limit = inputs.query_integer("limit", 100, 1, MAX_PAGE)
@@ -55,7 +57,6 @@ def search_exchanges():
     )
 
 
-@require_scope(SCOPE)
 def export_exchanges():
     where = _filter()
     file_format = request.args.get("format", "jsonl")
@@ -89,7 +90,6 @@ def export_exchanges():
     )
 
 
-@require_scope(SCOPE)
 def export_manifest(export_id: str):
     query = db.session.get(AuditQuery, inputs.path_id(export_id, "export"))
     if query is None or query.kind != "export":
@@ -104,7 +104,6 @@ def export_manifest(export_id: str):
     return Response(query.manifest, mimetype="application/json")
 
 
-@require_scope(SCOPE)
 def report_person():
     key = person_key(request.args, _pepper())
     if key is None:
@@ -115,7 +114,6 @@ def report_person():
     return jsonify(report.as_dict())
 
 
-@require_scope(SCOPE)
 def report_processing():
     since = _filter().since or utcnow() - DEFAULT_PERIOD
     activities = processing_record(db.session, since)
@@ -124,7 +122,6 @@ def report_processing():
     return jsonify(since=since.isoformat(), activities=[a.as_dict() for a in activities])
 
 
-@require_scope(SCOPE)
 def report_withdrawals():
     since = _filter().since
     check = check_withdrawals(db.session, since)
@@ -133,7 +130,6 @@ def report_withdrawals():
     return jsonify(check.as_dict())
 
 
-@require_scope(SCOPE)
 def list_queries():
     queries = recent_queries(db.session, inputs.query_integer("limit", 100, 1, MAX_PAGE))
     return jsonify(items=[query.as_dict() for query in queries])
@@ -158,15 +154,126 @@ def _unreadable_query(exc: FilterError) -> Response:
     return problem_response(inputs.invalid_query(str(exc)))
 
 
+FILTERS = parameters(
+    "since",
+    "until",
+    "tool",
+    "department",
+    "client",
+    "decision",
+    "rule",
+    "purpose",
+    "category",
+    "email",
+    "phone",
+    "external_id",
+)
+PERSON = parameters("email", "phone", "external_id")
+SINCE = {"name": "since", "in": "query", "schema": {"type": "string", "maxLength": 40}}
+CURSOR = {
+    "name": "cursor",
+    "in": "query",
+    "schema": {"type": "string", "maxLength": 100},
+    "description": "next_cursor of the previous page",
+}
+FORMAT = {"name": "format", "in": "query", "schema": {"enum": list(FORMATS), "default": "jsonl"}}
+EXPORT_ID = {"type": "integer", "minimum": 1, "maximum": inputs.MAX_ID}
+TEXT = {"type": "string"}
+
+#: view -> (path, what its OpenAPI operation declares besides the permission)
+OPERATIONS = {
+    search_exchanges: (
+        "/audit/exchanges",
+        {
+            "summary": "Search the exchange log (in sequence order, paged)",
+            "query": (*FILTERS, *parameters("limit"), CURSOR),
+            "answers": {200: ("A page of records", shapes.EXCHANGE_PAGE)},
+        },
+    ),
+    export_exchanges: (
+        "/audit/exchanges/export",
+        {
+            "summary": "Export the matching records as JSON lines or CSV",
+            "description": f"Streams the file; the `{MANIFEST_HEADER}` header names where its "
+            "signed manifest can be read once the file has been read to its end.",
+            "query": (FORMAT, *FILTERS),
+            "answers": {200: ("The export", TEXT)},
+            "media_type": tuple(MEDIA_TYPES[name] for name in FORMATS),
+            "headers": {MANIFEST_HEADER: {"schema": TEXT, "description": "path of the manifest"}},
+        },
+    ),
+    export_manifest: (
+        "/audit/exports/{export_id}/manifest",
+        {
+            "summary": "The signed manifest of an export",
+            "path_schemas": {"export_id": EXPORT_ID},
+            "answers": {
+                200: ("The manifest", shapes.EXPORT_MANIFEST),
+                404: ("No such export", PROBLEM),
+                409: ("The export was not read to its end, so it has no manifest", PROBLEM),
+            },
+        },
+    ),
+    report_person: (
+        "/audit/people",
+        {
+            "summary": "Person report (GDPR Art. 15(1)(c)): which tools received this "
+            "person's data",
+            "query": PERSON,
+            "answers": {
+                200: (
+                    "Each receiving tool (when, which categories, purposes, consent events) "
+                    "and every exchange that named the person, with `delivery` received, "
+                    "possibly_received or not_sent.",
+                    shapes.PERSON_REPORT,
+                )
+            },
+        },
+    ),
+    report_processing: (
+        "/audit/processing",
+        {
+            "summary": "Record of processing activities (GDPR Art. 30), one per tool",
+            "query": ({**SINCE, "description": "traffic since (default a year ago)"},),
+            "answers": {
+                200: (
+                    "What the catalog declares, the traffic seen, and what was sent undeclared",
+                    shapes.PROCESSING_RECORD,
+                )
+            },
+        },
+    ),
+    report_withdrawals: (
+        "/audit/withdrawals",
+        {
+            "summary": "Exchanges that sent a person's data after they withdrew consent "
+            "(must be none)",
+            "query": (SINCE,),
+            "answers": {
+                200: (
+                    "How many people and exchanges were checked, and each violation",
+                    shapes.WITHDRAWAL_CHECK,
+                )
+            },
+        },
+    ),
+    list_queries: (
+        "/audit/queries",
+        {
+            "summary": "The auditors' trail, newest first",
+            "query": parameters("limit"),
+            "answers": {
+                200: (
+                    "Who searched, exported or reported, with what parameters",
+                    shapes.AUDITORS_TRAIL,
+                )
+            },
+        },
+    ),
+}
+
+
 def register(bp: Blueprint) -> None:
     bp.register_error_handler(FilterError, _unreadable_query)
-    for rule, view in (
-        ("/audit/exchanges", search_exchanges),
-        ("/audit/exchanges/export", export_exchanges),
-        ("/audit/exports/<export_id>/manifest", export_manifest),
-        ("/audit/people", report_person),
-        ("/audit/processing", report_processing),
-        ("/audit/withdrawals", report_withdrawals),
-        ("/audit/queries", list_queries),
-    ):
-        bp.add_url_rule(rule, view.__name__, view, methods=["GET"])
+    for view, (path, declared) in OPERATIONS.items():
+        api_spec.operation(bp, "GET", path, guard, permission=SCOPE, tag="audit", **declared)(view)

@@ -1,43 +1,33 @@
 """The OpenAPI document of the API, and validators for the bodies it describes.
 
 The document is assembled from the operations and schemas declared in code
-(``gateway.api.operations``) on a frame of shared parts (``openapi.yaml``: the problem
-shape, common parameters and answers, and the endpoints not yet declared in code); what
-the code knows better (the permissions, the fideslang data uses a consent may name) is
-filled in. Request bodies are validated against the document's own schemas, so what is
-published is what is enforced.
+(``gateway.api.operations``) on a frame of shared parts (``gateway.api.components``: the
+problem shape, common parameters and answers, how callers authenticate). Request bodies
+are validated against the document's own schemas, so what is published is what is
+enforced.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
-import yaml
 from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from connectors.pointers import parse, render
+from gateway.api import components
 from gateway.api.operations import api_spec
-from gateway.identity.roles import PERMISSIONS
-from policies.taxonomy import known_data_uses
 
-OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
 _DOCUMENT_URI = "urn:gatehouse:api:v1"
 
 
 @cache
 def openapi_document() -> dict:
-    document = yaml.safe_load(OPENAPI_PATH.read_text())
-    components = document["components"]
-    components["schemas"].update(api_spec.schemas)
-    components["schemas"]["ConsentEvent"]["properties"]["purpose"]["enum"] = sorted(
-        known_data_uses()
-    )
-    flows = components["securitySchemes"]["gatewayToken"]["flows"]
-    flows["clientCredentials"]["scopes"] = dict(PERMISSIONS)
+    """The whole document; built once, after every operation has been declared."""
+    document = components.frame()
+    document["components"]["schemas"].update(api_spec.schemas)
     document["paths"].update(api_spec.paths())
     return document
 

@@ -39,9 +39,13 @@ class Operation:
     query: tuple[dict, ...] = ()
     #: status -> (description, schema of the JSON answer or None)
     answers: dict[int, tuple[str, dict | None]] = field(default_factory=dict)
-    #: the media type of a successful answer (CSV exports, say), if not JSON
-    media_type: str = "application/json"
+    #: the media type of a successful answer (CSV exports, say), if not JSON; or several
+    media_type: str | tuple[str, ...] = "application/json"
     tag: str = ""
+    #: schemas of the path's parameters by name (a string if not named)
+    path_schemas: dict[str, dict] = field(default_factory=dict)
+    #: headers of a successful answer: name -> OpenAPI header object
+    headers: dict[str, dict] = field(default_factory=dict)
 
     def as_openapi(self) -> dict:
         document: dict[str, Any] = {"summary": self.summary, "operationId": self._operation_id()}
@@ -70,16 +74,20 @@ class Operation:
         words = re.findall(r"[a-z0-9]+", self.path.lower())
         return "_".join([self.method.lower(), *words]) or self.method.lower()
 
-    @staticmethod
-    def _path_parameter(name: str) -> dict:
-        return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+    def _path_parameter(self, name: str) -> dict:
+        schema = self.path_schemas.get(name, {"type": "string"})
+        return {"name": name, "in": "path", "required": True, "schema": schema}
 
     def _responses(self) -> dict:
         responses: dict[str, Any] = {}
         for status, (description, schema) in sorted(self.answers.items()):
             answer: dict[str, Any] = {"description": description}
             if schema is not None:
-                answer["content"] = {self.media_type: {"schema": schema}}
+                answer["content"] = {
+                    media_type: {"schema": schema} for media_type in self._media_types(status)
+                }
+            if self.headers and status < 300:
+                answer["headers"] = self.headers
             responses[str(status)] = answer
         responses.setdefault("400", ref("responses", "InvalidQuery"))
         if self.permission is not None:
@@ -92,6 +100,12 @@ class Operation:
             for status in ("413", "415", "422"):
                 responses.setdefault(status, ref("responses", "Problem"))
         return responses
+
+    def _media_types(self, status: int) -> tuple[str, ...]:
+        """A refusal is a problem document; a success is in the operation's media types."""
+        if status >= 400:
+            return ("application/problem+json",)
+        return (self.media_type,) if isinstance(self.media_type, str) else self.media_type
 
 
 class ApiSpec:

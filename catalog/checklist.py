@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from catalog.errors import Invalid
 from catalog.models import RequestStatus, ToolRequest, TransferBasis, VendorReview
 from catalog.requests import move_to, record_request_change, request_state, require_open
+from connectors.pointers import render
 from gateway.identity.actors import Actor
 
 _ISO_3166_ALPHA_2 = """
@@ -107,7 +108,7 @@ def checklist_problems(answers: Any) -> list[dict]:
     """Each answer that does not fit the checklist, with its pointer and what is wrong."""
     problems = []
     for error in sorted(_VALIDATOR.iter_errors(answers), key=lambda e: list(e.absolute_path)):
-        pointer = "/" + "/".join(str(part) for part in error.absolute_path)
+        pointer = render(tuple(map(str, error.absolute_path)))
         problems.append({"pointer": pointer, "message": _explained(error)})
     return problems
 

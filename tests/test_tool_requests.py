@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from datetime import date, timedelta
-
 import pytest
-import requests
 
 from catalog.events import take_announcements
 from catalog.history import ChangeEvent
@@ -14,59 +10,12 @@ from catalog.models import ToolRequest
 from gateway.db import db
 from tests.conftest import apply, demo_document
 from tests.people import make_user
-
-_CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
-PASSWORD = "a long enough password"
-
-
-def signed_in_over_http(gateway: str, app, email: str, role: str, departments=()):
-    """A browser-like session of a new user on the live gateway, sending the CSRF header."""
-    make_user(app, email, role, tuple(departments), password=PASSWORD)
-    browser = requests.Session()
-    page = browser.get(f"{gateway}/portal/sign-in", timeout=10).text
-    token = _CSRF_META.search(page).group(1)
-    signed = browser.post(
-        f"{gateway}/portal/sign-in",
-        data={"email": email, "password": PASSWORD, "csrf_token": token},
-        allow_redirects=False,
-        timeout=10,
-    )
-    assert signed.status_code == 302, signed.text
-    # Signing in starts a new session, with a token of its own.
-    home = browser.get(f"{gateway}/portal/", timeout=10).text
-    browser.headers["X-CSRFToken"] = _CSRF_META.search(home).group(1)
-    return browser
-
-
-def new_request(**changes) -> dict:
-    return {
-        "vendor_name": "Brevo",
-        "website": "https://www.brevo.com",
-        "category": "email",
-        "purposes": ["marketing.communications.email"],
-        "data_categories": ["user.contact.email", "user.name"],
-        "departments": ["growth"],
-        "justification": "Transactional e-mail for the spring campaign",
-        "expected_volume": "20k contacts a month",
-        "urgency": "high",
-        "desired_date": (date.today() + timedelta(days=30)).isoformat(),
-        "connector": "brevo",
-        **changes,
-    }
+from tests.requesting import api, new_request, sign_in_people
 
 
 @pytest.fixture
 def people(gateway, app):
-    """A Growth marketer, a Brand marketer and an IT reviewer, each signed in over HTTP."""
-    return {
-        "growth": signed_in_over_http(gateway, app, "g@example.com", "marketer", ["growth"]),
-        "brand": signed_in_over_http(gateway, app, "b@example.com", "marketer", ["brand"]),
-        "it": signed_in_over_http(gateway, app, "it@example.com", "it_reviewer"),
-    }
-
-
-def api(gateway: str) -> str:
-    return f"{gateway}/api/v1/tool-requests"
+    return sign_in_people(gateway, app)
 
 
 def test_a_marketer_files_a_request_and_follows_it(gateway, people):

@@ -28,6 +28,8 @@ class ChoiceGroup:
 
 
 def _grouped(items, depth: int) -> tuple[ChoiceGroup, ...]:
+    """Choices grouped by their ancestor at ``depth``; a group of one joins its own parent's
+    group, so a long list of one-item groups does not hide the larger ones."""
     names = {item.fides_key: item.name or item.fides_key for item in items}
     groups: dict[str, list[Choice]] = {}
     for item in sorted(items, key=lambda item: item.fides_key):
@@ -35,9 +37,21 @@ def _grouped(items, depth: int) -> tuple[ChoiceGroup, ...]:
         groups.setdefault(group, []).append(
             Choice(item.fides_key, names[item.fides_key], item.description or "")
         )
+    merged: dict[str, list[Choice]] = {}
+    for key, choices in groups.items():
+        home = key if len(choices) > 1 or depth == 1 else key.split(".")[0]
+        merged.setdefault(home, []).extend(choices)
+    shared = {key.split(".")[0] for key in merged if "." in key}
+    ordered = sorted(merged, key=lambda key: (key in shared, key))
     return tuple(
-        ChoiceGroup(key, names.get(key, key), tuple(choices)) for key, choices in groups.items()
+        ChoiceGroup(key, _group_label(names, key, key in shared), tuple(merged[key]))
+        for key in ordered
     )
+
+
+def _group_label(names: dict[str, str], key: str, has_subgroups: bool) -> str:
+    """ "User Data: other" for what is left of a branch whose larger parts have groups."""
+    return f"{names.get(key, key)}: other" if has_subgroups else names.get(key, key)
 
 
 @cache

@@ -37,8 +37,11 @@ class Operation:
     body: dict | None = None
     #: OpenAPI parameter objects of the query (or ``$ref``s to shared ones)
     query: tuple[dict, ...] = ()
-    #: status -> (description, schema of the JSON answer or None)
-    answers: dict[int, tuple[str, dict | None]] = field(default_factory=dict)
+    #: schemas of path parameters that are not any string (an id: a whole number)
+    path_schemas: dict[str, dict] = field(default_factory=dict)
+    #: status -> (description, schema of the JSON answer or None), or a ``$ref`` to a
+    #: shared answer (``ref("responses", "Problem")``)
+    answers: dict[int, tuple[str, dict | None] | dict] = field(default_factory=dict)
     #: the media type of a successful answer (CSV exports, say), if not JSON
     media_type: str = "application/json"
     tag: str = ""
@@ -54,7 +57,10 @@ class Operation:
             if self.permission is None
             else [{"gatewayToken": [self.permission]}, {"session": []}]
         )
-        parameters = [self._path_parameter(name) for name in _PATH_PARAMETER.findall(self.path)]
+        parameters = [
+            self._path_parameter(name, self.path_schemas.get(name, {"type": "string"}))
+            for name in _PATH_PARAMETER.findall(self.path)
+        ]
         parameters += list(self.query)
         if parameters:
             document["parameters"] = parameters
@@ -71,12 +77,16 @@ class Operation:
         return "_".join([self.method.lower(), *words]) or self.method.lower()
 
     @staticmethod
-    def _path_parameter(name: str) -> dict:
-        return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+    def _path_parameter(name: str, schema: dict) -> dict:
+        return {"name": name, "in": "path", "required": True, "schema": schema}
 
     def _responses(self) -> dict:
         responses: dict[str, Any] = {}
-        for status, (description, schema) in sorted(self.answers.items()):
+        for status, declared in sorted(self.answers.items()):
+            if isinstance(declared, dict):
+                responses[str(status)] = declared
+                continue
+            description, schema = declared
             answer: dict[str, Any] = {"description": description}
             if schema is not None:
                 answer["content"] = {self.media_type: {"schema": schema}}

@@ -202,6 +202,8 @@ DECIDED = api_spec.schema(
     },
 )
 _MANY = {"type": "string", "maxLength": 200}
+#: The path's request id, as ``inputs.path_id`` reads it.
+BY_ID = {"request_id": {"type": "integer", "minimum": 1, "maximum": inputs.MAX_ID}}
 LIST_QUERY = (
     ref("parameters", "limit"),
     {
@@ -370,6 +372,7 @@ def register(bp: Blueprint) -> None:
         "GET",
         "/tool-requests/{request_id}",
         on_visible_request,
+        path_schemas=BY_ID,
         summary="One tool request, with its conversation",
         permission="catalog:read",
         answers={200: ("The request", TOOL_REQUEST)},
@@ -383,6 +386,7 @@ def register(bp: Blueprint) -> None:
         "POST",
         "/tool-requests/{request_id}/messages",
         on_visible_request,
+        path_schemas=BY_ID,
         summary="Ask (IT), answer (requester) or comment",
         description="A question needs reviews:write and moves the request to "
         "needs_info; an answer moves it back to submitted.",
@@ -390,7 +394,7 @@ def register(bp: Blueprint) -> None:
         body=MESSAGE,
         answers={
             201: ("The request with the message", TOOL_REQUEST),
-            409: ("The request is decided, or has no open question", ref("schemas", "Problem")),
+            409: ref("responses", "Problem"),
         },
         tag="requests",
     )
@@ -408,6 +412,7 @@ def register(bp: Blueprint) -> None:
         "PUT",
         "/tool-requests/{request_id}/review",
         on_visible_request,
+        path_schemas=BY_ID,
         summary="Save the vendor-risk checklist",
         description="Replaces the answers; a submitted request is then under "
         "review. Approving needs every required answer.",
@@ -415,7 +420,7 @@ def register(bp: Blueprint) -> None:
         body=CHECKLIST,
         answers={
             200: ("The request with its checklist", TOOL_REQUEST),
-            409: ("The request is decided", ref("schemas", "Problem")),
+            409: ref("responses", "Problem"),
         },
         tag="requests",
     )
@@ -431,6 +436,7 @@ def register(bp: Blueprint) -> None:
         "POST",
         "/tool-requests/{request_id}/decision",
         on_visible_request,
+        path_schemas=BY_ID,
         summary="Decide a tool request",
         description="approve / approve_with_conditions create or update the "
         "tool and its grants; needs_info asks; reject closes. A decided request "
@@ -439,7 +445,7 @@ def register(bp: Blueprint) -> None:
         body=DECISION,
         answers={
             200: ("The decision", DECIDED),
-            409: ("Decided already, or the checklist is incomplete", ref("schemas", "Problem")),
+            409: ref("responses", "Problem"),
         },
         tag="requests",
     )

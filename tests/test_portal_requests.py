@@ -250,3 +250,16 @@ def test_the_queue_lists_what_waits_for_it(growth, reviewer):
     page = text(reviewer.get("/portal/reviews"))
     assert page.index("Blaze") < page.index("Calm")
     assert growth.get("/portal/reviews").status_code == 403
+
+
+def test_a_nul_typed_into_any_form_is_refused_not_stored(growth, reviewer):
+    request_id = file_request(growth)
+    for client, path, data in (
+        (growth, "/portal/requests/new", form(vendor_name="a\x00b", step="submit")),
+        (growth, f"/portal/requests/{request_id}/messages", {"kind": "comment", "body": "\x00"}),
+        (reviewer, f"/portal/reviews/{request_id}/checklist", {"notes": "x\x00"}),
+        (reviewer, f"/portal/reviews/{request_id}/decision", {"grants-0-department": "\x00"}),
+    ):
+        answer = post(client, path, data)
+        assert answer.status_code == 422, path
+        assert "NUL character" in text(answer)

@@ -20,7 +20,7 @@ from catalog.models import DECIDED, Department, RequestStatus, ToolRequest, Urge
 from catalog.request_fields import CATEGORIES, read_request_fields
 from connectors.registry import spec_files
 from gateway.config import config_of
-from gateway.db import db, utcnow
+from gateway.db import UNSTORABLE, db, utcnow
 from gateway.portal import access
 from gateway.portal.blueprint import bp
 from gateway.portal.navigation import nav_item
@@ -61,6 +61,16 @@ def field_errors(errors: list[dict]) -> dict[str, str]:
         by_field.setdefault("-".join(parts), error["message"])
         by_field.setdefault(parts[0], error["message"])
     return by_field
+
+
+def storable_form() -> None:
+    """Refuses a form holding what no column can store (a NUL), before any service reads it."""
+    for name, value in request.form.items(multi=True):
+        if UNSTORABLE.search(name) or UNSTORABLE.search(value):
+            raise Invalid(
+                "the form holds a NUL character, which cannot be stored; remove it and send again",
+                [{"pointer": "/" + UNSTORABLE.sub("", name), "message": "holds a NUL character"}],
+            )
 
 
 def connectors() -> list[str]:
@@ -107,6 +117,7 @@ def new_request():
 @bp.post("/requests/new")
 @access.page("requests:write")
 def file_request():
+    storable_form()
     typed = _typed()
     try:
         fields = read_request_fields(db.session, g.actor, typed, connectors())
@@ -155,6 +166,7 @@ def request_page(request_id: int):
 @bp.post("/requests/<int:request_id>/messages")
 @access.page("catalog:read")
 def post_message(request_id: int):
+    storable_form()
     found = tool_requests.get_request(db.session, g.actor, request_id)
     kind, body = request.form.get("kind", ""), request.form.get("body", "")
     try:

@@ -20,7 +20,7 @@ from gateway.db import db
 from gateway.portal import access
 from gateway.portal.blueprint import bp
 from gateway.portal.navigation import nav_item
-from gateway.portal.requests import connectors, field_errors
+from gateway.portal.requests import connectors, field_errors, storable_form
 from gateway.portal.taxonomy_choices import data_category_groups, data_use_groups
 
 SOURCE = "portal"
@@ -50,7 +50,9 @@ def review_queue():
 
 
 def _reviewable(request_id: int) -> ToolRequest:
-    """The request, not found for anyone who cannot see it, then refused without the right."""
+    """The request, not found for anyone who cannot see it, then refused without the right;
+    a form sent to it must hold only what can be stored."""
+    storable_form()
     found = tool_requests.get_request(db.session, g.actor, request_id)
     g.actor.require("reviews:write")
     return found

@@ -30,6 +30,9 @@ from catalog.request_fields import read_request_fields
 from gateway.db import utcnow
 from gateway.identity.actors import Actor
 
+#: Request ids are a 32-bit integer column; a larger number names no request (and
+#: PostgreSQL would refuse to compare it).
+MAX_REQUEST_ID = 2**31 - 1
 #: The review queue puts the most urgent first.
 URGENCY_RANK = {Urgency.CRITICAL: 0, Urgency.HIGH: 1, Urgency.NORMAL: 2, Urgency.LOW: 3}
 
@@ -146,14 +149,16 @@ def list_requests(
         if actor.kind == "user":
             query = query.where(ToolRequest.requester_id == int(actor.id))
     if after_id is not None:
-        query = query.where(ToolRequest.id < after_id)
+        query = query.where(ToolRequest.id <= min(after_id - 1, MAX_REQUEST_ID))
     return list(session.scalars(query))
 
 
 def get_request(session: Session, actor: Actor, request_id: int) -> ToolRequest:
     """The request, if the actor may see it; otherwise as if there were none."""
     actor.require("catalog:read")
-    request = session.scalar(_visible(actor).where(ToolRequest.id == request_id))
+    request = None
+    if 1 <= request_id <= MAX_REQUEST_ID:
+        request = session.scalar(_visible(actor).where(ToolRequest.id == request_id))
     if request is None:
         raise NotFound(f"no tool request {request_id}")
     return request

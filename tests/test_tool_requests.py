@@ -229,3 +229,11 @@ def test_the_tool_request_api_answers_as_documented_when_fuzzed(gateway, people)
             except Exception as exc:
                 exc.add_note(f"{operation.label} with {mode.value} data")
                 raise
+
+
+def test_ids_beyond_the_column_name_no_request(gateway, people):
+    too_big = 2**31
+    assert people["it"].get(f"{api(gateway)}/{too_big}", timeout=10).status_code == 404
+    listed = people["it"].get(api(gateway), params={"cursor": str(2**62)}, timeout=10)
+    assert listed.status_code == 200
+    assert people["it"].get(f"{gateway}/portal/requests/{2**40}", timeout=10).status_code == 404

@@ -203,7 +203,7 @@ DECIDED = api_spec.schema(
 )
 _MANY = {"type": "string", "maxLength": 200}
 #: The path's request id, as ``inputs.path_id`` reads it.
-BY_ID = {"request_id": {"type": "integer", "minimum": 1, "maximum": inputs.MAX_ID}}
+BY_ID = {"request_id": {"type": "integer", "minimum": 1, "maximum": tool_requests.MAX_REQUEST_ID}}
 LIST_QUERY = (
     ref("parameters", "limit"),
     {

@@ -208,8 +208,13 @@ def _tool_settings(request, given, spec_folders, problems: list[dict]) -> dict[s
             {"pointer": "/tool/connector", "message": "name the shipped connector the tool uses"}
         )
     base_url = settings.get("base_url")
-    if base_url is not None and not re.match(r"^https?://\S+$", str(base_url)):
-        problems.append({"pointer": "/tool/base_url", "message": "must be an http(s) address"})
+    if base_url is not None and not re.fullmatch(r"https?://\S{1,492}", str(base_url)):
+        problems.append(
+            {
+                "pointer": "/tool/base_url",
+                "message": "must be an http(s) address of at most 500 characters",
+            }
+        )
     if not isinstance(settings.get("allow_private_network", False), bool):
         problems.append(
             {"pointer": "/tool/allow_private_network", "message": "must be true or false"}

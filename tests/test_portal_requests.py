@@ -263,3 +263,12 @@ def test_a_nul_typed_into_any_form_is_refused_not_stored(growth, reviewer):
         answer = post(client, path, data)
         assert answer.status_code == 422, path
         assert "NUL character" in text(answer)
+
+
+def test_the_decision_form_proposes_the_tool_already_known_for_the_vendor(app, growth, reviewer):
+    apply(app, {"tools": [{"slug": "mc", "name": "Mailchimp", "connector": "brevo"}]})
+    known = file_request(growth, vendor_name="MailChimp", website="https://mailchimp.com")
+    new = file_request(growth, vendor_name="Brevo (Sendinblue)")
+    assert 'name="tool-slug" value="mc"' in text(reviewer.get(f"/portal/reviews/{known}"))
+    page = text(reviewer.get(f"/portal/reviews/{new}"))
+    assert 'name="tool-slug" value="brevo-sendinblue"' in page

@@ -108,8 +108,9 @@ def _certification(form, key: str) -> dict:
 # -- the decision form -------------------------------------------------------------------
 
 
-def decision_form(found: ToolRequest) -> dict:
-    """The decision form as first shown: the request's own terms, ready to approve."""
+def decision_form(found: ToolRequest, known_tools: list[str]) -> dict:
+    """The decision form as first shown: the request's own terms, ready to approve, for the
+    catalog tool already known for the vendor if there is one (else a new one)."""
     rows = [
         {
             "department": department.slug,
@@ -126,7 +127,7 @@ def decision_form(found: ToolRequest) -> dict:
         "comment": "",
         "review_due": "",
         "grants": rows,
-        "tool-slug": decisions.tool_slug(found.vendor_name),
+        "tool-slug": known_tools[0] if known_tools else decisions.tool_slug(found.vendor_name),
         "tool-connector": found.connector or "",
         "tool-base_url": "",
         "tool-allow_private_network": False,
@@ -202,17 +203,19 @@ def _on_form_rows(errors: list[dict], rows: list[int]) -> list[dict]:
 def render_review_page(found: ToolRequest, status: int = 200, **state):
     answers = found.review.answers if found.review else {}
     folders = config_of(current_app).connector_folders
+    same_vendor = overlap.same_vendor(
+        db.session, g.actor, found.vendor_name, found.website, excluding_request=found.id
+    )
+    known_tools = [match.reference for match in same_vendor if match.kind == "tool"]
     state.setdefault("checklist", checklist_form(answers))
-    state.setdefault("decision", decision_form(found))
+    state.setdefault("decision", decision_form(found, known_tools))
     return render_template(
         "portal/reviews/show.html",
         found=found,
         is_open=found.status not in DECIDED,
         missing=checklist.missing_answers(answers),
         reviewed=found.review,
-        same_vendor=overlap.same_vendor(
-            db.session, g.actor, found.vendor_name, found.website, excluding_request=found.id
-        ),
+        same_vendor=same_vendor,
         covering=overlap.covering_tools(db.session, found.purposes, found.data_categories, folders),
         departments=list(db.session.scalars(select(Department).order_by(Department.name))),
         connectors=connectors(),

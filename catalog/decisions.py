@@ -52,6 +52,8 @@ from policies.taxonomy import known_data_categories, known_data_uses
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 #: Tool settings a reviewer may give with an approval.
 TOOL_SETTINGS = ("slug", "name", "connector", "base_url", "allow_private_network", "description")
+#: Settings that change an existing tool only when the reviewer gives them.
+_GIVEN_ONLY = ("name", "base_url", "allow_private_network", "description")
 
 
 @dataclass(frozen=True)
@@ -197,7 +199,6 @@ def _tool_settings(request, given, spec_folders, problems: list[dict]) -> dict[s
         problems.append({"pointer": "/tool", "message": f"unknown settings: {', '.join(unknown)}"})
     settings = {key: value for key, value in given.items() if value not in (None, "")}
     settings.setdefault("slug", tool_slug(request.vendor_name))
-    settings.setdefault("name", request.vendor_name)
     connector = settings.setdefault("connector", request.connector)
     if not isinstance(settings["slug"], str) or not _SLUG.match(settings["slug"]):
         problems.append(
@@ -297,26 +298,24 @@ def _future_date(value, where: str, problems: list[dict]) -> date | None:
 
 
 def _approved_tool(session, actor, source, request, settings, review_due) -> Tool:
+    """Creates the tool, or approves the one the catalog has under that slug; an existing
+    tool keeps its name, description and re-review date unless the reviewer gave new ones."""
     answers = request.review.answers
     fields = {
-        "name": settings["name"],
         "connector": settings["connector"],
-        "category": request.category,
-        "website": request.website,
         "status": ToolStatus.APPROVED,
         "status_reason": None,
         "country": answers["processing_country"],
         "transfer_basis": TransferBasis(answers["transfer_basis"]),
-        "review_due": review_due,
         "retention": str(answers["retention_terms"])[:200],
-        **{
-            key: settings[key]
-            for key in ("base_url", "allow_private_network", "description")
-            if key in settings
-        },
+        **{key: settings[key] for key in _GIVEN_ONLY if key in settings},
     }
+    if review_due is not None:
+        fields["review_due"] = review_due
     tool = session.scalar(select(Tool).where(Tool.slug == settings["slug"]))
     if tool is None:
+        fields.setdefault("name", request.vendor_name)
+        fields.update(category=request.category, website=request.website)
         return create_tool(session, actor, source, settings["slug"], **fields)
     update_tool(session, actor, source, tool, action="approved", **fields)
     return tool

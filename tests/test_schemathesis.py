@@ -63,6 +63,12 @@ def test_every_operation_answers_as_documented(gateway, api_token):  # noqa: F81
 
 
 def exercise(operation, mode: GenerationMode, base_url: str, token: str) -> None:
+    exercise_with_headers(operation, mode, base_url, {"Authorization": f"Bearer {token}"})
+
+
+def exercise_with_headers(operation, mode: GenerationMode, base_url: str, headers: dict) -> None:
+    """Calls the operation with generated data, as the caller these headers authenticate."""
+
     @given(case=operation.as_strategy(mode))
     @settings(
         max_examples=40,
@@ -74,7 +80,7 @@ def exercise(operation, mode: GenerationMode, base_url: str, token: str) -> None
     def call(case) -> None:
         case.call_and_validate(
             base_url=base_url,
-            headers={"Authorization": f"Bearer {token}"},
+            headers=headers,
             checks=CHECKS,
             timeout=10,
         )

@@ -37,8 +37,9 @@ class Operation:
     body: dict | None = None
     #: OpenAPI parameter objects of the query (or ``$ref``s to shared ones)
     query: tuple[dict, ...] = ()
-    #: status -> (description, schema of the JSON answer or None)
-    answers: dict[int, tuple[str, dict | None]] = field(default_factory=dict)
+    #: status -> (description, schema of the JSON answer or None), or a ``$ref`` to a
+    #: shared answer (``ref("responses", "Problem")``)
+    answers: dict[int, tuple[str, dict | None] | dict] = field(default_factory=dict)
     #: the media type of a successful answer (CSV exports, say), if not JSON; or several
     media_type: str | tuple[str, ...] = "application/json"
     tag: str = ""
@@ -80,7 +81,11 @@ class Operation:
 
     def _responses(self) -> dict:
         responses: dict[str, Any] = {}
-        for status, (description, schema) in sorted(self.answers.items()):
+        for status, declared in sorted(self.answers.items()):
+            if isinstance(declared, dict):
+                responses[str(status)] = declared
+                continue
+            description, schema = declared
             answer: dict[str, Any] = {"description": description}
             if schema is not None:
                 answer["content"] = {

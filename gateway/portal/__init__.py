@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from flask import Flask, redirect, render_template, url_for
 
-from gateway.portal import access, catalog, sign_in, tools_admin  # noqa: F401 (each adds its pages)
+from gateway.portal import (  # noqa: F401 (each adds its pages)
+    access,
+    catalog,
+    requests,
+    reviews,
+    sign_in,
+    tools_admin,
+)
 from gateway.portal.blueprint import bp
 
 

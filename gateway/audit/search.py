@@ -132,6 +132,13 @@ class Page:
     next_cursor: str | None
 
 
+def latest(session: Session, where: ExchangeFilter, limit: int = 100) -> list[ExchangeRecord]:
+    """The newest ``limit`` matching records, newest first (what a person reading the log
+    looks at first; :func:`search` pages through all of them in order)."""
+    statement = where.statement().order_by(None).order_by(ExchangeRecord.seq.desc())
+    return list(session.scalars(statement.limit(limit)))
+
+
 def search(
     session: Session, where: ExchangeFilter, limit: int = 100, cursor: str | None = None
 ) -> Page:

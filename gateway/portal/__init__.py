@@ -12,6 +12,7 @@ from flask import Flask, redirect, render_template, url_for
 from gateway.portal import (  # noqa: F401 (each adds its pages)
     access,
     catalog,
+    exchanges,
     requests,
     reviews,
     sign_in,

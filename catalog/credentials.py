@@ -29,9 +29,18 @@ LONG_ENOUGH_TO_HINT = 16
 MAX_VALUE_LENGTH = 4000
 
 
+def missing_credentials(tool: Tool, spec: ConnectorSpec | None) -> list[str]:
+    """The credential fields the tool's connector needs while none are stored (storing
+    takes them all at once): while there are any, the tool is *waiting for credentials*
+    and its calls cannot be forwarded."""
+    if spec is None or tool.credentials_encrypted:
+        return []
+    return sorted(spec.credential_fields)
+
+
 def needs_credentials(tool: Tool, spec: ConnectorSpec | None) -> bool:
     """Whether the tool waits for credentials: its connector needs some, none are stored."""
-    return spec is not None and bool(spec.credential_fields) and not tool.credentials_encrypted
+    return bool(missing_credentials(tool, spec))
 
 
 def store_credentials(

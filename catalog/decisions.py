@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from catalog.checklist import is_complete, missing_answers
 from catalog.conversation import add_message, ask
+from catalog.credentials import missing_credentials
 from catalog.errors import Conflict, Invalid
 from catalog.events import CatalogEvent, announce
 from catalog.grants import put_grant
@@ -45,6 +46,7 @@ from catalog.requests import (
 )
 from catalog.tools import create_tool, update_tool
 from connectors.registry import SPECS_DIR, SpecError, load_spec, spec_files
+from connectors.spec import ConnectorSpec
 from gateway.db import utcnow
 from gateway.identity.actors import Actor
 from policies.taxonomy import known_data_categories, known_data_uses
@@ -76,16 +78,6 @@ class DecisionResult:
 def tool_slug(vendor_name: str) -> str:
     """``Brevo (Sendinblue)`` → ``brevo-sendinblue``."""
     return re.sub(r"[^a-z0-9]+", "-", vendor_name.casefold()).strip("-")[:64] or "tool"
-
-
-def missing_credentials(tool: Tool, spec_folders: tuple[Path, ...] = (SPECS_DIR,)) -> list[str]:
-    """The credentials the tool's connector needs that are not stored: while there are
-    any, the tool is *waiting for credentials* and its calls cannot be forwarded."""
-    try:
-        spec = load_spec(tool.connector, spec_folders)
-    except SpecError:
-        return []
-    return sorted(spec.credential_fields - set(tool.credential_sources or {}))
 
 
 def decide(
@@ -176,7 +168,7 @@ def _approve(session, actor, source, request, outcome, given, spec_folders) -> D
             terms.expires,
         )
     _close(session, actor, source, request, outcome, given["comment"], tool)
-    missing = missing_credentials(tool, spec_folders)
+    missing = missing_credentials(tool, _spec_of(tool, spec_folders))
     if missing:
         announce(
             session,
@@ -319,3 +311,10 @@ def _approved_tool(session, actor, source, request, settings, review_due) -> Too
         return create_tool(session, actor, source, settings["slug"], **fields)
     update_tool(session, actor, source, tool, action="approved", **fields)
     return tool
+
+
+def _spec_of(tool: Tool, spec_folders: tuple[Path, ...]) -> ConnectorSpec | None:
+    try:
+        return load_spec(tool.connector, spec_folders)
+    except SpecError:
+        return None

@@ -10,10 +10,12 @@ from sqlalchemy import select
 
 from catalog import requests as tool_requests
 from catalog.checklist import checklist_problems, missing_answers, save_review
-from catalog.decisions import decide, missing_credentials, tool_slug
+from catalog.credentials import missing_credentials
+from catalog.decisions import decide, tool_slug
 from catalog.events import take_announcements
 from catalog.history import ChangeEvent
 from catalog.models import Department, Grant, Tool
+from connectors.registry import load_spec
 from gateway.db import db, utcnow
 from gateway.identity.actors import Actor
 from tests.conftest import SANDBOX_MAILCHIMP_KEY, apply, demo_document, get_token
@@ -169,7 +171,7 @@ def test_a_new_tool_without_stored_credentials_waits_for_them(app):
         take_announcements(db.session)
         result = decide(db.session, it, "test", request, {"outcome": "approve", "comment": "ok"})
         assert result.tool.slug == "brevo" and result.missing_credentials == ("api_key",)
-        assert missing_credentials(result.tool) == ["api_key"]
+        assert missing_credentials(result.tool, load_spec("brevo")) == ["api_key"]
         events = [event.name for event in take_announcements(db.session)]
         assert events == ["request_decided", "credentials_needed"]
         grant = db.session.scalar(select(Grant))

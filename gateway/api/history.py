@@ -137,9 +137,8 @@ def register(bp: Blueprint) -> None:
             *FILTERS,
             {"name": "format", "in": "query", "schema": {"enum": list(FORMATS)}},
         ),
-        answers={
-            200: ("The changes, one per line: application/x-ndjson (jsonl) or text/csv", None)
-        },
+        answers={200: ("The changes, one per line (JSON Lines or CSV)", {"type": "string"})},
+        media_type=tuple(MEDIA_TYPES.values()),
         tag="history",
     )
     def export_history():

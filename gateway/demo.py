@@ -24,6 +24,7 @@ from catalog.declarative import apply_document
 from connectors.sandbox import sandbox_environment
 from gateway.config import config_of
 from gateway.db import db, utcnow
+from gateway.demo_requests import seed_tool_requests
 from gateway.demo_users import DemoAccount, seed_demo_users, write_users_file
 from gateway.migrate import upgrade
 from gateway.oauth.clients import rotate_client_secret
@@ -119,17 +120,9 @@ def _seed(sandbox_url: str) -> tuple[list[tuple[str, str]], list[DemoAccount]]:
     _seed_consents(config_of(current_app).pepper)
     credentials = [_fresh_credentials(name) for name in (DEMO_CLIENT, DEMO_AUDITOR)]
     accounts = seed_demo_users(db.session)
-    seed_tool_requests(db.session, accounts)
+    seed_tool_requests(db.session, sandbox_url)
     db.session.commit()
     return credentials, accounts
-
-
-def seed_tool_requests(session, accounts: list[DemoAccount]) -> None:
-    """For the lead to fill once the tool-request services are merged: a few requests by
-    the demo marketer in different states (submitted, needs_info with a question,
-    approved with conditions, rejected), made through those services as the demo people,
-    and only if the marketer has none yet, so that the portal is never empty on first
-    look. Until then the demo has no tool requests."""
 
 
 def _fresh_credentials(name: str) -> tuple[str, str]:

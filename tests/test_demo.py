@@ -18,9 +18,10 @@ import requests
 from sqlalchemy import select
 
 from catalog.history import ChangeEvent
-from catalog.models import Department
+from catalog.models import Department, Outcome, Tool, ToolRequest
 from gateway.db import db
 from gateway.demo import port_is_free
+from gateway.demo_requests import seed_tool_requests
 from gateway.demo_users import USERS_FILE, seed_demo_users, write_users_file
 from gateway.identity.accounts import authenticate
 from gateway.identity.models import User
@@ -111,6 +112,28 @@ def test_the_users_file_is_for_its_owner_only(app, tmp_path):
         assert f"{account.role.value}\t{account.email}\t{account.password}" in text
 
 
+def test_the_demo_requests_are_in_every_state_and_filed_once(app, sandbox):
+    with app.app_context():
+        db.session.add(Department(slug="growth", name="Growth marketing"))
+        db.session.commit()
+    seed(app)
+    for _ in range(2):
+        with app.app_context():
+            seed_tool_requests(db.session, sandbox)
+            db.session.commit()
+    with app.app_context():
+        requests_filed = db.session.scalars(select(ToolRequest).order_by(ToolRequest.id)).all()
+        states = {r.vendor_name: (r.status.value, r.outcome) for r in requests_filed}
+        sendgrid = db.session.scalar(select(Tool).where(Tool.slug == "sendgrid"))
+        assert (sendgrid.status.value, sendgrid.allow_private_network) == ("approved", True)
+    assert states == {
+        "Brevo": ("submitted", None),
+        "Hotjar": ("needs_info", None),
+        "SendGrid": ("approved", Outcome.APPROVE_WITH_CONDITIONS),
+        "LeadListr": ("rejected", Outcome.REJECT),
+    }
+
+
 @pytest.fixture
 def demo_process(tmp_path) -> Iterator[tuple[int, object]]:
     port, sandbox_port = free_port(), free_port()
@@ -163,3 +186,6 @@ def test_the_demo_prints_accounts_that_sign_in(demo_process):
     assert answer.status_code == 200
     assert answer.url == f"http://127.0.0.1:{port}/portal/"
     assert f"Welcome, {email}" in answer.text
+    mine = browser.get(f"http://127.0.0.1:{port}/portal/requests", timeout=10).text
+    for vendor in ("Brevo", "Hotjar", "SendGrid", "LeadListr"):
+        assert vendor in mine

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Flask, redirect, render_template, url_for
 
-from gateway.portal import access, sign_in  # noqa: F401 (each adds its pages)
+from gateway.portal import access, apps, sign_in  # noqa: F401 (each adds its pages)
 from gateway.portal.blueprint import bp
 
 

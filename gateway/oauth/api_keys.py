@@ -263,6 +263,6 @@ def _record(
     action: str,
     before: dict | None,
 ) -> None:
-    label = f"{client.name} · {key.name or key.key_id}"
+    label = f"{client.name} · {key.key_id}" + (f" ({key.name})" if key.name else "")
     after = _key_record(client, key)
     record_change(session, actor, source, "api_key", key.key_id, label, action, before, after)

@@ -80,9 +80,9 @@ def test_a_marketer_registers_an_app_and_manages_its_keys(app, people):
         ("api_key", "revoked"),
         ("app", "deactivated"),
     ]
-    for shown_once in (secret, new_secret, first["api_key"], rotated.json["api_key"]):
+    key_secrets = [key[len("ghk_") + 13 :] for key in (first["api_key"], rotated.json["api_key"])]
+    for shown_once in (secret, new_secret, *key_secrets):
         assert shown_once not in history
-        assert shown_once.rsplit("_", 1)[-1] not in history
 
 
 @pytest.mark.parametrize(

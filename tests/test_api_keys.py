@@ -16,6 +16,7 @@ from sqlalchemy import select
 from gateway.audit.models import ExchangeRecord
 from gateway.db import db, utcnow
 from gateway.identity.actors import Actor
+from gateway.log_redaction import REDACTED, Redactor
 from gateway.oauth.api_keys import (
     InvalidApiKey,
     KeyView,
@@ -188,3 +189,11 @@ def test_verification_checks_secret_expiry_and_revocation_without_a_database():
     ]:
         with pytest.raises(InvalidApiKey, match=reason):
             verify(presented, keys, now)
+
+
+def test_a_key_is_redacted_from_any_log_line_wherever_it_appears():
+    key = "ghk_" + "k" * 12 + "_" + "s-_" * 14 + "s"
+    line = f'POST /proxy/segment/v1/track {{"writeKey": "{key}"}} x-custom={key}'
+    redacted = Redactor((), ()).text(line)
+    assert "ghk_" not in redacted and "s-_s" not in redacted
+    assert redacted.count(REDACTED) == 2

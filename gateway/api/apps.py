@@ -164,6 +164,8 @@ SECRET = api_spec.schema(
         },
     },
 )
+_APP_ID = {"app_id": {"type": "integer", "minimum": 1, "maximum": inputs.MAX_ID}}
+_KEY_ID = {"key_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{12}$"}}
 _CURSOR = {
     "name": "cursor",
     "in": "query",
@@ -238,6 +240,7 @@ def register(bp: Blueprint) -> None:
         "GET",
         "/apps/{app_id}",
         guard,
+        path_schemas=_APP_ID,
         summary="One app and its keys (never a secret)",
         permission="catalog:read",
         answers={200: ("The app", APP)},
@@ -251,6 +254,7 @@ def register(bp: Blueprint) -> None:
         "DELETE",
         "/apps/{app_id}",
         guard,
+        path_schemas=_APP_ID,
         summary="Remove an app: deactivated, its keys revoked, its records kept",
         permission="apps:write",
         answers={200: ("The app, now inactive", APP)},
@@ -267,6 +271,7 @@ def register(bp: Blueprint) -> None:
         "POST",
         "/apps/{app_id}/keys",
         guard,
+        path_schemas=_APP_ID,
         summary="A new API key (shown once), or one rotating another with an overlap",
         permission="apps:write",
         body=NEW_KEY,
@@ -301,6 +306,7 @@ def register(bp: Blueprint) -> None:
         "DELETE",
         "/apps/{app_id}/keys/{key_id}",
         guard,
+        path_schemas=_APP_ID | _KEY_ID,
         summary="Revoke an API key: refused from now on",
         permission="apps:write",
         answers={200: ("The key, revoked", KEY)},
@@ -316,6 +322,7 @@ def register(bp: Blueprint) -> None:
         "POST",
         "/apps/{app_id}/secret",
         guard,
+        path_schemas=_APP_ID,
         summary="A new client secret (shown once); the old one stops working at once",
         permission="apps:write",
         answers={200: ("The new secret", SECRET), 409: ("The app is removed", None)},

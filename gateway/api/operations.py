@@ -37,6 +37,8 @@ class Operation:
     body: dict | None = None
     #: OpenAPI parameter objects of the query (or ``$ref``s to shared ones)
     query: tuple[dict, ...] = ()
+    #: the schema of each path parameter that is not any string (an id, a pattern)
+    path_schemas: dict[str, dict] = field(default_factory=dict)
     #: status -> (description, schema of the JSON answer or None)
     answers: dict[int, tuple[str, dict | None]] = field(default_factory=dict)
     #: the media type of a successful answer (CSV exports, say), if not JSON
@@ -70,9 +72,9 @@ class Operation:
         words = re.findall(r"[a-z0-9]+", self.path.lower())
         return "_".join([self.method.lower(), *words]) or self.method.lower()
 
-    @staticmethod
-    def _path_parameter(name: str) -> dict:
-        return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+    def _path_parameter(self, name: str) -> dict:
+        schema = self.path_schemas.get(name, {"type": "string"})
+        return {"name": name, "in": "path", "required": True, "schema": schema}
 
     def _responses(self) -> dict:
         responses: dict[str, Any] = {}

@@ -109,11 +109,30 @@ def test_a_name_taken_is_a_conflict_and_bad_key_input_is_422(app, people):
         ({"expires_at": "2001-01-01T00:00:00Z"}, "/expires_at"),
         ({"expires_at": "tomorrow"}, "/expires_at"),
         ({"replaces": "nope", "overlap_hours": -1}, "/overlap_hours"),
+        ({"overlap_hours": 1}, "/overlap_hours"),
+        ({"expires_at": "9999-12-31T23:00:00-05:00"}, "/expires_at"),
     ]:
         refused = api(growth, "POST", f"/apps/{app_id}/keys", body)
         assert refused.status_code == 422, body
         assert refused.json["errors"][0]["pointer"] == pointer
     assert api(growth, "POST", f"/apps/{app_id}/keys", {"replaces": "nope"}).status_code == 404
+
+
+def test_the_portal_says_why_a_key_cannot_be_rotated(app, people):
+    growth = signed_in(app, people["growth"])
+    app_id = register(growth).json["app"]["id"]
+    key_id = api(growth, "POST", f"/apps/{app_id}/keys", {}).json["key"]["key_id"]
+    api(growth, "DELETE", f"/apps/{app_id}/keys/{key_id}")
+    form = {"csrf_token": csrf_token(growth), "replaces": key_id, "overlap_hours": "2"}
+    refused = growth.post(f"/portal/apps/{app_id}/keys", data=form)
+    assert refused.status_code == 422
+    assert f'role="alert">key {key_id} is revoked; create a new key instead' in refused.get_data(
+        as_text=True
+    )
+    form["replaces"], form["overlap_hours"] = key_id, "-3"
+    assert "whole hours from 0 to 720" in growth.post(
+        f"/portal/apps/{app_id}/keys", data=form
+    ).get_data(as_text=True)
 
 
 def test_another_department_finds_no_app_and_no_key(app, people):

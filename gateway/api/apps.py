@@ -285,17 +285,19 @@ def register(bp: Blueprint) -> None:
         expires_at = _time(body.get("expires_at"), "/expires_at")
         actor = current_actor()
         if "replaces" in body:
-            overlap = timedelta(hours=body["overlap_hours"]) if "overlap_hours" in body else None
+            overlap = body.get("overlap_hours")
             new = rotate_key(
                 db.session,
                 actor,
                 SOURCE,
                 client,
                 body["replaces"],
-                DEFAULT_OVERLAP if overlap is None else overlap,
+                DEFAULT_OVERLAP if overlap is None else timedelta(hours=overlap),
                 body.get("name"),
                 expires_at,
             )
+        elif "overlap_hours" in body:
+            raise _invalid("/overlap_hours", "applies to a rotation: give replaces too")
         else:
             new = create_key(db.session, actor, SOURCE, client, body.get("name", ""), expires_at)
         _commit()
@@ -344,12 +346,13 @@ def _time(text: str | None, pointer: str) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise Invalid(
-            "the time cannot be read",
-            [{"pointer": pointer, "message": "must be an ISO 8601 time (2027-01-31T12:00Z)"}],
-        ) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError) as exc:  # overflow: 9999-12-31T23:00-05:00
+        raise _invalid(pointer, "must be an ISO 8601 time (2027-01-31T12:00Z)") from exc
+
+
+def _invalid(pointer: str, message: str) -> Invalid:
+    return Invalid("the key cannot be made as given", [{"pointer": pointer, "message": message}])
 
 
 def _commit() -> None:

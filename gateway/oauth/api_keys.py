@@ -186,6 +186,7 @@ def rotate_key(
 ) -> NewKey:
     """A new key replacing ``old_key_id``, which keeps working for ``overlap`` (0: stops
     now) so the app can be redeployed with the new one without an outage."""
+    _check_may_change(actor, client)
     old = find_key(client, old_key_id)
     if key_state(old) in ("revoked", "expired"):
         raise Conflict(f"key {old.key_id} is {key_state(old)}; create a new key instead")

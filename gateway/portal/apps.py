@@ -89,7 +89,9 @@ def new_key(app_id: int):
         issued = _issue_key(client, form)
     except CatalogRefusal as refusal:
         db.session.rollback()
-        return _app_page(client, form=form, errors=_field_errors(refusal, "key_name"), status=422)
+        whole_form = "keys" if form.get("replaces") else "key_name"
+        errors = _field_errors(refusal, whole_form)
+        return _app_page(client, form=form, errors=errors, status=422)
     _commit()
     return _app_page(client, issued=issued, status=201)
 

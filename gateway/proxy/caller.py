@@ -56,7 +56,7 @@ def identify_caller(
             "the app this credential was issued to is disabled or removed",
             f'{_CHALLENGE}, error="invalid_token"',
         )
-    if is_api_key(credential):
+    if is_api_key(credential):  # a key opens the proxy, if its app may use the proxy
         scopes = scopes & client.scopes
     if scope not in scopes:
         raise refusal(

@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog.credentials import store_credentials
-from catalog.errors import Invalid
+from catalog.errors import CatalogRefusal, Invalid
 from catalog.grants import grant_state, put_grant
 from catalog.history import record_change
 from catalog.models import Department, Grant, GrantMode, Tool, ToolStatus, TransferBasis
@@ -45,7 +45,7 @@ from connectors.registry import (
 from connectors.spec import ConnectorSpec
 from gateway.addresses import literal_address, refusal_reason
 from gateway.identity.actors import Actor
-from gateway.oauth.clients import ClientError, register_client
+from gateway.oauth.apps import register_app
 from gateway.oauth.models import Client
 from gateway.vault import Vault
 from policies.taxonomy import known_data_subjects
@@ -299,9 +299,17 @@ class _Applier:
         client = self.session.scalar(select(Client).where(Client.name == entry["name"]))
         if client is None:
             try:
-                client, secret = register_client(self.session, entry["name"], department, scopes)
-            except ClientError as exc:
-                raise CatalogError(f"{where}: {exc}") from exc
+                client, secret = register_app(
+                    self.session,
+                    self.actor,
+                    SOURCE,
+                    entry["name"],
+                    department.slug,
+                    scopes=scopes,
+                )
+            except CatalogRefusal as exc:
+                problems = [f"{where}{e['pointer']}: {e['message']}" for e in exc.errors]
+                raise CatalogError("; ".join(problems or [f"{where}: {exc.message}"])) from exc
             self.session.flush()
             self.report.new_clients.append(NewClient(client.name, client.client_id, secret))
             self._note("client", entry["name"], True, [])

@@ -13,10 +13,9 @@ import click
 import yaml
 from flask import current_app
 from flask.cli import AppGroup, ScriptInfo
-from sqlalchemy import select
 
 from catalog.declarative import CatalogError, apply_document, export_document
-from catalog.models import Department
+from catalog.errors import CatalogRefusal
 from connectors.describe import describe_spec
 from connectors.openapi import OpenAPIError, draft_spec
 from connectors.registry import SpecError, load_spec_file, spec_files
@@ -27,9 +26,11 @@ from gateway.consent_commands import consent_group
 from gateway.db import db, utcnow
 from gateway.demo import run_demo
 from gateway.history_commands import history_group
+from gateway.identity.actors import Actor
 from gateway.migrate import upgrade
 from gateway.notifications.commands import notices_group
-from gateway.oauth.clients import KNOWN_SCOPES, ClientError, register_client
+from gateway.oauth.apps import register_app
+from gateway.oauth.clients import KNOWN_SCOPES
 from gateway.policy_simulation import simulate
 from gateway.server import serve_with_gunicorn
 from gateway.snapshots import snapshots_of
@@ -150,19 +151,29 @@ def clients_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def clients_create(name: str, department: str, scopes: tuple[str, ...], as_json: bool) -> None:
     """Register an app and print its client id and secret (shown only once)."""
-    owner = db.session.scalar(select(Department).where(Department.slug == department))
-    if owner is None:
-        raise click.ClickException(f"no department {department!r}; declare it with `apply`")
     try:
-        client, secret = register_client(db.session, name, owner, list(scopes))
-    except ClientError as exc:
-        raise click.ClickException(str(exc)) from exc
+        client, secret = register_app(
+            db.session,
+            Actor.for_operator("clients create"),
+            "clients create",
+            name,
+            department,
+            scopes=scopes,
+        )
+    except CatalogRefusal as exc:
+        raise click.ClickException(_refusal_text(exc)) from exc
     db.session.commit()
     if as_json:
         click.echo(json.dumps({"client_id": client.client_id, "client_secret": secret}))
     else:
         click.echo(f"client_id:     {client.client_id}\nclient_secret: {secret}")
         click.echo("The secret is shown only now; it is stored hashed.")
+
+
+def _refusal_text(refusal: CatalogRefusal) -> str:
+    """A service's refusal on one line: what is wrong, then each field and why."""
+    fields = [f"{error['pointer'].lstrip('/')}: {error['message']}" for error in refusal.errors]
+    return "; ".join([refusal.message, *fields])
 
 
 @cli.command("demo")

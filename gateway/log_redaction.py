@@ -5,7 +5,8 @@ some vendors is the query string (GA4's ``api_secret``, Meta's ``access_token``)
 gateway sends vendor keys the same way. A request line, a referrer or a traceback would
 carry them into the log. Every parameter a connector spec reads a token from or puts a
 credential in, and the usual credential names, is logged as ``[REDACTED]``; so are
-credential headers, ``Bearer``/``Basic`` credentials and anything shaped like a JWT.
+credential headers, ``Bearer``/``Basic`` credentials and anything shaped like a JWT or
+an app's API key.
 People are known to the gateway only as keyed hashes, so the e-mail addresses and phone
 numbers a path or a query names (``/contacts/ada@example.com``) are logged as
 ``[EMAIL]`` and ``[PHONE]``: the request id leads to the exchange record, which holds
@@ -51,6 +52,8 @@ GENERIC_HEADER_NAMES = frozenset(
 _QUERY_PARAMETER = re.compile(r"(^|[?&;])([^=&;\s\"'#?]+)=([^&;\s\"'#]*)")
 _HTTP_CREDENTIALS = re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]+")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+#: An app's API key (``gateway.oauth.api_keys``), wherever an SDK put it.
+_API_KEY = re.compile(r"ghk_[A-Za-z0-9_-]+")
 #: An e-mail address as a log line shows it: as typed, or percent-encoded in a URL.
 _EMAIL = re.compile(r"(?i)[\w.%+-]+(?:@|%40)(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63}\b")
 #: A phone number in international form, its "+" as typed or percent-encoded.
@@ -79,6 +82,8 @@ class Redactor:
             text = _EMAIL.sub("[EMAIL]", text)
         if "+" in text or "%2b" in lowered:
             text = _PHONE.sub("[PHONE]", text)
+        if "ghk_" in text:
+            text = _API_KEY.sub(REDACTED, text)
         return _JWT.sub(REDACTED, text) if "eyJ" in text else text
 
     def is_credential_header(self, name: str) -> bool:

@@ -1,6 +1,6 @@
 """Immutable in-memory views of database state, rebuilt when their version changes.
 
-The hot path reads the catalog, the clients and the revoked tokens from here, never
+The hot path reads the catalog, the clients, their API keys and the revoked tokens from here, never
 from the database. At most once per ``GATEHOUSE_SNAPSHOT_MAX_AGE`` seconds one
 query reads every version counter; a view whose counter moved is rebuilt. That is
 how a change made on one instance (or by the CLI) reaches all of them within a second.
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from catalog.snapshot import build_catalog_snapshot
 from connectors.registry import fingerprint as connector_fingerprint
 from gateway.db import db, read_versions
+from gateway.oauth.api_keys import build_key_views
 from gateway.oauth.clients import build_client_views
 from gateway.oauth.revocations import build_revoked_ids
 from gateway.vault import vault_of
@@ -131,5 +132,6 @@ def init_app(app: Flask) -> None:
         "connectors",
     )
     snapshots.register("clients", build_client_views, "catalog")
+    snapshots.register("api_keys", build_key_views, "catalog")
     snapshots.register("revocations", build_revoked_ids, "revocations")
     app.extensions["gatehouse.snapshots"] = snapshots

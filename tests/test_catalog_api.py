@@ -9,9 +9,10 @@ import pytest
 import requests
 from sqlalchemy import select, text
 
-from catalog.models import Department, Tool
+from catalog.models import Tool
 from gateway.db import db
-from gateway.oauth.clients import register_client
+from gateway.identity.actors import Actor
+from gateway.oauth.apps import register_app
 from gateway.vault import vault_of
 from tests.conftest import AppCredentials, apply, demo_document, get_token
 from tests.people import csrf_token, make_user, signed_in
@@ -53,9 +54,10 @@ def tokens(app, gateway):
     apply(app, catalog_document("http://127.0.0.1:9"), ENV)
     tokens = {}
     with app.app_context():
-        growth = db.session.scalar(select(Department).where(Department.slug == "growth"))
         for name, scopes in APPS.items():
-            client, secret = register_client(db.session, name, growth, scopes)
+            client, secret = register_app(
+                db.session, Actor.for_operator(), "test", name, "growth", scopes=scopes
+            )
             db.session.commit()
             tokens[name] = get_token(gateway, AppCredentials(client.client_id, secret))
     return tokens

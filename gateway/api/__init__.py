@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, jsonify
 
-from gateway.api import audit, consent, grants, history, inputs, tool_requests, tools
+from gateway.api import apps, audit, consent, grants, history, inputs, tool_requests, tools
 from gateway.api.auth import guard
 from gateway.api.document import openapi_document
 from gateway.api.operations import api_spec
@@ -17,6 +17,7 @@ tools.register(bp)
 grants.register(bp)
 history.register(bp)
 tool_requests.register(bp)
+apps.register(bp)
 
 
 @api_spec.operation(

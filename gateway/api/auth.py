@@ -42,7 +42,7 @@ def actor_for(permission: str) -> Actor:
         permission,
     )
     client = caller.client
-    return Actor.for_app(client.client_id, client.name, client.department, caller.token.scopes)
+    return Actor.for_app(client.client_id, client.name, client.department, caller.scopes)
 
 
 def _check_csrf() -> None:

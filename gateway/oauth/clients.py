@@ -1,4 +1,6 @@
-"""Registering apps and the in-memory view of them the proxy uses."""
+"""The scopes an app may hold, its secret, and the in-memory view of apps the proxy uses.
+
+Apps are registered by ``gateway.oauth.apps``."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ from types import MappingProxyType
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from catalog.models import Department
 from gateway.identity.roles import PERMISSIONS
 from gateway.oauth.models import Client, hash_client_secret
 
@@ -18,10 +19,6 @@ from gateway.oauth.models import Client, hash_client_secret
 #: every audit query and report, and nothing else), and two of its own: calling tools
 #: through the proxy, and introspecting tokens.
 KNOWN_SCOPES = frozenset({"proxy", "introspect", *PERMISSIONS})
-
-
-class ClientError(ValueError):
-    """A client cannot be registered as asked; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -33,30 +30,14 @@ class ClientView:
     active: bool
 
 
-def register_client(
-    session: Session, name: str, department: Department, scopes: list[str]
-) -> tuple[Client, str]:
-    """A new client and its secret, which is shown this once and stored only hashed."""
-    unknown = set(scopes) - KNOWN_SCOPES
-    if unknown:
-        raise ClientError(f"unknown scopes {sorted(unknown)}; known: {sorted(KNOWN_SCOPES)}")
-    if session.scalar(select(Client).where(Client.name == name)) is not None:
-        raise ClientError(f"a client named {name!r} exists already")
+def new_client_secret() -> tuple[str, str]:
+    """A client secret, and the hash of it that is stored."""
     secret = secrets.token_urlsafe(32)
-    client = Client(
-        client_id="gh_" + secrets.token_urlsafe(12),
-        secret_hash=hash_client_secret(secret),
-        name=name,
-        department=department,
-        scopes=" ".join(sorted(set(scopes))),
-    )
-    session.add(client)
-    return client, secret
+    return secret, hash_client_secret(secret)
 
 
 def rotate_client_secret(client: Client) -> str:
-    secret = secrets.token_urlsafe(32)
-    client.secret_hash = hash_client_secret(secret)
+    secret, client.secret_hash = new_client_secret()
     return secret
 
 

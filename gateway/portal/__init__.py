@@ -11,6 +11,7 @@ from flask import Flask, redirect, render_template, url_for
 
 from gateway.portal import (  # noqa: F401 (each adds its pages)
     access,
+    apps,
     catalog,
     exchanges,
     requests,

@@ -130,7 +130,11 @@ def _plan(services: ProxyServices, draft: ExchangeDraft, slug: str, path: str) -
         _refuse_misconfigured(tool)
     locations = tool.spec.app_token if tool else DEFAULT_LOCATIONS
     caller = identify_caller(
-        request, services.verifier, services.snapshots.get("clients"), locations
+        request,
+        services.verifier,
+        services.snapshots.get("clients"),
+        locations,
+        api_keys=services.snapshots.get("api_keys"),
     )
     draft.client_id = caller.client.client_id
     draft.department = caller.client.department

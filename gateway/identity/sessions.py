@@ -62,6 +62,6 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_NAME="gatehouse_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=config.issuer.startswith("https://"),
-        PERMANENT_SESSION_LIFETIME=8 * 3600,
+        SESSION_COOKIE_SECURE=config.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=config.session_lifetime,
     )

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from flask import Flask, redirect, render_template, url_for
 
-from gateway.portal import access, sign_in  # noqa: F401 (each adds its pages)
+from gateway.portal import (  # noqa: F401 (each adds its pages)
+    access,
+    set_password,
+    sign_in,
+    single_sign_on,
+)
 from gateway.portal.blueprint import bp
 
 

@@ -44,6 +44,16 @@ def user_state(user: User) -> dict[str, Any]:
     }
 
 
+def user_as_dict(user: User) -> dict[str, Any]:
+    """The user as the API and ``users list --json`` show it."""
+    return {
+        "id": user.id,
+        **user_state(user),
+        "created_at": user.created_at.isoformat(),
+        "last_sign_in_at": user.last_sign_in_at.isoformat() if user.last_sign_in_at else None,
+    }
+
+
 def get_user(session: Session, actor: Actor, user_id: int) -> User:
     actor.require(PERMISSION)
     user = session.get(User, user_id)

@@ -94,6 +94,11 @@ def list_users(
     return list(session.scalars(query))
 
 
+def department_choices(session: Session) -> list[Department]:
+    """The departments a user may be put in, by name."""
+    return list(session.scalars(select(Department).order_by(Department.name)))
+
+
 def create_user(
     session: Session,
     actor: Actor,

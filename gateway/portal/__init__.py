@@ -14,6 +14,7 @@ from gateway.portal import (  # noqa: F401 (each adds its pages)
     set_password,
     sign_in,
     single_sign_on,
+    users,
 )
 from gateway.portal.blueprint import bp
 

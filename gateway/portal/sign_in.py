@@ -71,6 +71,7 @@ def local_path(target: str | None) -> str | None:
         or parts.netloc
         or not (target == "/portal" or target.startswith("/portal/"))
         or "\\" in target
+        or ".." in parts.path.split("/")
         or any(ord(character) < 0x20 or ord(character) == 0x7F for character in target)
     ):
         return None

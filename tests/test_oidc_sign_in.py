@@ -9,11 +9,13 @@ import requests
 from sqlalchemy import select
 
 from catalog.history import ChangeEvent
+from gateway.app import create_app
+from gateway.config import OidcSettings
 from gateway.db import db
 from gateway.identity.models import User
-from tests.conftest import apply
+from tests.conftest import apply, close
 from tests.oidc import oidc_provider, sign_in_through_provider  # noqa: F401
-from tests.people import make_user
+from tests.people import csrf_token, make_user
 
 
 @pytest.fixture
@@ -114,3 +116,27 @@ def test_the_session_from_before_sign_in_is_not_kept(gateway, growth, oidc_provi
     sign_in_through_provider(gateway, oidc_provider, "marketer", browser=browser)
     after = browser.cookies.get("gatehouse_session")
     assert before and after and before != after
+
+
+def test_an_unreachable_provider_is_explained(config):
+    dead = OidcSettings("http://127.0.0.1:9", "gatehouse", "secret", roles={"g": "marketer"})
+    app = create_app(config.with_overrides(oidc=dead))
+    try:
+        client = app.test_client()
+        answer = client.post("/portal/sign-in/oidc", data={"csrf_token": csrf_token(client)})
+    finally:
+        close(app)
+    assert answer.status_code == 502
+    assert "cannot be reached" in answer.text
+
+
+def test_without_single_sign_on_there_is_no_button_nor_route(config):
+    app = create_app(config.with_overrides(oidc=None))
+    try:
+        client = app.test_client()
+        assert "Sign in with" not in client.get("/portal/sign-in").text
+        token = csrf_token(client)
+        assert client.post("/portal/sign-in/oidc", data={"csrf_token": token}).status_code == 404
+        assert client.get("/portal/sign-in/oidc/callback?code=x&state=y").status_code == 404
+    finally:
+        close(app)

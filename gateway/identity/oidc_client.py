@@ -18,6 +18,8 @@ from gateway.config import OidcSettings
 
 _EXTENSION = "gatehouse.oidc_client"
 _NAME = "company"
+#: Seconds the provider has to answer each call (discovery, keys, token, userinfo).
+PROVIDER_TIMEOUT = 10
 
 
 def oidc_settings() -> OidcSettings | None:
@@ -50,5 +52,9 @@ def init_app(app: Flask) -> None:
         client_id=settings.client_id,
         client_secret=settings.client_secret,
         server_metadata_url=f"{settings.issuer}/.well-known/openid-configuration",
-        client_kwargs={"scope": "openid email profile", "code_challenge_method": "S256"},
+        client_kwargs={
+            "scope": "openid email profile",
+            "code_challenge_method": "S256",
+            "default_timeout": PROVIDER_TIMEOUT,
+        },
     )

@@ -126,7 +126,9 @@ def test_users_are_listed_in_pages_and_filtered(app, admin):
     assert admin.get("/api/v1/users?role=admin").json["items"][0]["email"] == "root@example.com"
 
 
-@pytest.mark.parametrize("query", ["role=boss", "cursor=abc", "limit=0", "cursor=-1"])
+@pytest.mark.parametrize(
+    "query", ["role=boss", "cursor=abc", "limit=0", "cursor=-1", "cursor=496214345159383"]
+)
 def test_a_bad_query_is_a_clear_400(admin, query):
     answer = admin.get(f"/api/v1/users?{query}")
     assert answer.status_code == 400
@@ -169,7 +171,10 @@ def test_an_admin_cannot_deactivate_themself(app, admin):
     assert answer.status_code == 409
 
 
-@pytest.mark.parametrize("path", ["/api/v1/users/999", "/api/v1/users/abc", "/api/v1/users/0"])
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/users/999", "/api/v1/users/abc", "/api/v1/users/0", "/api/v1/users/3000000000"],
+)
 def test_an_unknown_user_is_404(admin, path):
     assert admin.get(path).status_code == 404
 

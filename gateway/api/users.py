@@ -17,6 +17,7 @@ from gateway.identity.sign_in_links import issue_link, link_url
 from gateway.identity.users import (
     MAX_NAME_LENGTH,
     MAX_PASSWORD_LENGTH,
+    MAX_USER_ID,
     MIN_PASSWORD_LENGTH,
     PERMISSION,
     create_user,
@@ -135,7 +136,7 @@ ME = api_spec.schema(
 _CURSOR = {
     "name": "cursor",
     "in": "query",
-    "schema": {"type": "string", "pattern": "^[0-9]{1,19}$", "description": "a next_cursor"},
+    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_USER_ID},
     "description": "next_cursor of the previous page",
 }
 _ROLE_FILTER = {"name": "role", "in": "query", "schema": _ROLE}
@@ -165,7 +166,7 @@ def register(bp: Blueprint) -> None:
             current_actor(),
             role=request.args.get("role"),
             department=request.args.get("department"),
-            after_id=int(request.args.get("cursor", 0)),
+            after_id=inputs.query_integer("cursor", 0, 0, MAX_USER_ID),
             limit=limit + 1,
         )
         more = len(users) > limit

@@ -28,6 +28,8 @@ PERMISSION = "users:admin"
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
 MAX_NAME_LENGTH = 200
+#: Users' ids are Integer columns (PostgreSQL refuses a larger number in a query).
+MAX_USER_ID = 2**31 - 1
 #: One @, something either side, a dot in the domain; the mail server has the last word.
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 
@@ -56,7 +58,7 @@ def user_as_dict(user: User) -> dict[str, Any]:
 
 def get_user(session: Session, actor: Actor, user_id: int) -> User:
     actor.require(PERMISSION)
-    user = session.get(User, user_id)
+    user = session.get(User, user_id) if 0 < user_id <= MAX_USER_ID else None
     if user is None:
         raise NotFound(f"no user {user_id}")
     return user
@@ -228,7 +230,11 @@ def _role(role: str) -> Role:
 
 def _departments(session: Session, slugs: Iterable[str]) -> list[Department]:
     wanted = sorted(set(slugs))
-    found = list(session.scalars(select(Department).where(Department.slug.in_(wanted))))
+    found = list(
+        session.scalars(
+            select(Department).where(Department.slug.in_(wanted)).order_by(Department.slug)
+        )
+    )
     unknown = sorted(set(wanted) - {department.slug for department in found})
     if unknown:
         raise Invalid(

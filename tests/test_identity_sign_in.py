@@ -250,3 +250,13 @@ def test_a_user_without_password_cannot_sign_in_with_an_empty_one(app):
         db.session.add(User(email="sso@example.com", role="marketer", password_hash=None))
         db.session.commit()
     assert _sign_in(app.test_client(), "sso@example.com", "").status_code == 401
+
+
+def test_no_session_outlives_its_lifetime_from_sign_in_however_active(app):
+    make_user(app, "ada@example.com", "marketer", ("growth",), PASSWORD)
+    client = app.test_client()
+    _sign_in(client, "ada@example.com", PASSWORD)
+    assert _is_signed_in(client)  # each request slides the cookie's expiry...
+    with client.session_transaction() as session:
+        session["signed_in_at"] -= 8 * 3600 + 1
+    assert not _is_signed_in(client)  # ...but not the end of the session

@@ -73,6 +73,18 @@ def test_a_refused_form_keeps_what_was_typed_and_says_what_to_fix(app, admin):
     assert _user(app, "not-an-address") is None
 
 
+def test_an_email_taken_in_another_case_is_said_next_to_the_field(app, admin):
+    make_user(app, "ada@example.com", "marketer", ("growth",))
+    answer = admin.post(
+        "/portal/users",
+        data={"csrf_token": csrf_token(admin), "email": "ADA@example.com", "role": "auditor"},
+    )
+    assert answer.status_code == 409
+    assert 'value="ADA@example.com"' in answer.text
+    taken = "a user with the e-mail address &#39;ada@example.com&#39; exists"
+    assert f'id="email-error">{taken}' in answer.text
+
+
 def test_html_typed_into_a_name_is_shown_inert(app, admin):
     answer = admin.post(
         "/portal/users",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import flash, g, redirect, render_template, request, url_for
 
-from catalog.errors import Invalid
+from catalog.errors import Conflict, Invalid
 from gateway.db import db
 from gateway.identity.roles import Role
 from gateway.identity.sign_in_links import issue_link, link_url
@@ -44,6 +44,9 @@ def create_user_page():
     except Invalid as refusal:
         db.session.rollback()
         return _users_page(typed, _field_errors(refusal)), 422
+    except Conflict as refusal:  # the e-mail address is taken
+        db.session.rollback()
+        return _users_page(typed, {"email": refusal.message}), 409
     token = issue_link(db.session, user)
     db.session.commit()
     created = {"email": user.email, "link": link_url(request.url_root, token)}

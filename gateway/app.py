@@ -21,7 +21,7 @@ from gateway import (
 )
 from gateway.config import Config
 from gateway.db import db
-from gateway.identity import sessions
+from gateway.identity import oidc_client, sessions, throttle
 from gateway.oauth import server as oauth_server
 
 
@@ -41,6 +41,8 @@ def create_app(config: Config | None = None) -> Flask:
     oauth_server.init_app(app)
     proxy.init_app(app)
     sessions.init_app(app)
+    throttle.init_app(app)
+    oidc_client.init_app(app)
     api.init_app(app)
     portal.init_app(app)
     health.init_app(app)

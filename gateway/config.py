@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
+from limits import parse as parse_rate_limit
 
 from connectors.registry import SPECS_DIR
 from gateway.db import DEFAULT_TIMEOUT
+from gateway.identity.roles import Role
 from policies.policy import POLICY_PATH
 
 PREFIX = "GATEHOUSE_"
@@ -29,6 +31,23 @@ SECRET_NAMES = ("SECRET_KEY", "ENCRYPTION_KEYS", "SUBJECT_PEPPER")
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """Single sign-on with the company's OpenID Provider (``GATEHOUSE_OIDC_*``)."""
+
+    issuer: str
+    client_id: str
+    client_secret: str
+    #: the claim of the ID token or userinfo that lists the user's groups
+    groups_claim: str = "groups"
+    #: group -> role; a user in no mapped group is refused
+    roles: dict[str, str] = field(default_factory=dict)
+    #: group -> department slug
+    departments: dict[str, str] = field(default_factory=dict)
+    #: shown on the sign-in button: "Sign in with <name>"
+    name: str = "your company account"
 
 
 @dataclass(frozen=True)
@@ -106,6 +125,14 @@ class Config:
     limit_statements: bool = True
     #: Seconds a request waits for its exchange record to be committed; 503 after.
     audit_timeout: float = 3.0
+    #: Seconds a portal session lasts after sign-in.
+    session_lifetime: int = 8 * 3600
+    #: Whether the session cookie is sent only over HTTPS; None: when the issuer is https.
+    session_cookie_secure: bool | None = None
+    #: Failed sign-ins allowed per account, and per client address (``limits`` notation).
+    sign_in_account_limit: str = "5 per 15 minutes"
+    sign_in_address_limit: str = "20 per 15 minutes"
+    oidc: OidcSettings | None = None
     #: The portal's address as people reach it, for links in notices (default the issuer).
     public_url: str = ""
     notifications: NotificationSettings = NotificationSettings()
@@ -149,9 +176,26 @@ class Config:
             audit_retention_days=env.integer("AUDIT_RETENTION_DAYS", 0, low=0) or None,
             database_timeout=env.number("DATABASE_TIMEOUT", cls.database_timeout, low=0.1),
             audit_timeout=env.number("AUDIT_TIMEOUT", cls.audit_timeout, low=0.1),
+            session_lifetime=env.integer(
+                "SESSION_LIFETIME", cls.session_lifetime, low=60, high=30 * 86400
+            ),
+            session_cookie_secure=env.optional_flag("SESSION_COOKIE_SECURE"),
+            sign_in_account_limit=env.rate_limit(
+                "SIGN_IN_ACCOUNT_LIMIT", cls.sign_in_account_limit
+            ),
+            sign_in_address_limit=env.rate_limit(
+                "SIGN_IN_ADDRESS_LIMIT", cls.sign_in_address_limit
+            ),
+            oidc=_oidc_settings(env),
             public_url=env.url("PUBLIC_URL", NOTIFY_WEBHOOK_SCHEMES) or "",
             notifications=NotificationSettings.from_env(env),
         )
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.session_cookie_secure is not None:
+            return self.session_cookie_secure
+        return self.issuer.startswith("https://")
 
     @property
     def pepper(self) -> bytes:
@@ -197,6 +241,34 @@ def _parse_encryption_keys(value: str) -> tuple[str, ...]:
     return keys
 
 
+def _oidc_settings(env: _Env) -> OidcSettings | None:
+    """Single sign-on, if ``GATEHOUSE_OIDC_ISSUER`` is set (then client id and secret must be)."""
+    issuer = env.text("OIDC_ISSUER", "").rstrip("/")
+    if not issuer:
+        return None
+    missing = [
+        PREFIX + name for name in ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET") if not env.text(name, "")
+    ]
+    if missing:
+        raise ConfigError(f"{', '.join(missing)} not set, but {PREFIX}OIDC_ISSUER is")
+    roles = env.string_map("OIDC_ROLES")
+    for group, role in roles.items():
+        if role not in {member.value for member in Role}:
+            raise ConfigError(
+                f"{PREFIX}OIDC_ROLES: group {group!r} maps to {role!r}, "
+                f"not one of {', '.join(Role)}"
+            )
+    return OidcSettings(
+        issuer=issuer,
+        client_id=env.text("OIDC_CLIENT_ID", ""),
+        client_secret=env.text("OIDC_CLIENT_SECRET", ""),
+        groups_claim=env.text("OIDC_GROUPS_CLAIM", "") or "groups",
+        roles=roles,
+        departments=env.string_map("OIDC_DEPARTMENTS"),
+        name=env.text("OIDC_NAME", "") or OidcSettings.name,
+    )
+
+
 def _demo_secrets(instance_path: Path, env: _Env) -> dict[str, str]:
     """Secrets for demo mode: those set in the environment, else generated once."""
     path = instance_path / "demo-secrets.json"
@@ -227,6 +299,37 @@ class _Env:
         if raw.lower() in {"0", "false", "no", "off"}:
             return False
         raise ConfigError(f"{PREFIX}{name} must be true or false, not {raw!r}")
+
+    def optional_flag(self, name: str) -> bool | None:
+        """True or false if set, None if not."""
+        if self.environ.get(PREFIX + name, "") == "":
+            return None
+        return self.flag(name, False)
+
+    def rate_limit(self, name: str, default: str) -> str:
+        raw = self.environ.get(PREFIX + name) or default
+        try:
+            parse_rate_limit(raw)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{PREFIX}{name} must be a rate such as '5 per 15 minutes', not {raw!r}"
+            ) from exc
+        return raw
+
+    def string_map(self, name: str) -> dict[str, str]:
+        """A JSON object of strings to strings (empty if unset)."""
+        raw = self.environ.get(PREFIX + name, "")
+        if not raw:
+            return {}
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{PREFIX}{name} is not valid JSON: {exc}") from exc
+        if not isinstance(value, dict) or not all(
+            isinstance(key, str) and isinstance(item, str) for key, item in value.items()
+        ):
+            raise ConfigError(f'{PREFIX}{name} must be a JSON object of strings: {{"group": "…"}}')
+        return value
 
     def integer(self, name: str, default: int, low: int = 0, high: int | None = None) -> int:
         return int(self._bounded(name, default, int, low, high))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -50,6 +51,7 @@ def signed_in(app: Flask, user_id: int) -> FlaskClient:
     with client.session_transaction() as session:
         session["user_id"] = user_id
         session["epoch"] = 0
+        session["signed_in_at"] = int(time.time())
         session["_permanent"] = True
     return client
 

@@ -78,6 +78,14 @@ def test_notice_channels_and_links_come_from_the_environment():
         ),
         ("DATABASE_TIMEOUT", "0", "GATEHOUSE_DATABASE_TIMEOUT must be at least 0.1"),
         ("AUDIT_TIMEOUT", "soon", "GATEHOUSE_AUDIT_TIMEOUT must be a float"),
+        ("SESSION_LIFETIME", "10", "GATEHOUSE_SESSION_LIFETIME must be between 60 and 2592000"),
+        ("SESSION_COOKIE_SECURE", "sometimes", "GATEHOUSE_SESSION_COOKIE_SECURE must be true"),
+        ("SIGN_IN_ACCOUNT_LIMIT", "five", "GATEHOUSE_SIGN_IN_ACCOUNT_LIMIT must be a rate"),
+        (
+            "OIDC_ISSUER",
+            "https://idp.example",
+            "GATEHOUSE_OIDC_CLIENT_ID, GATEHOUSE_OIDC_CLIENT_SECRET not set",
+        ),
         ("NOTIFY_WEBHOOK_URL", "hooks.example", "GATEHOUSE_NOTIFY_WEBHOOK_URL must be a http"),
         ("SMTP_URL", "mail.example:25", "GATEHOUSE_SMTP_URL must be a smtp or smtps URL"),
         ("SMTP_URL", "smtp://mail.example", "GATEHOUSE_MAIL_FROM must be set"),
@@ -106,3 +114,60 @@ def test_several_encryption_keys_are_accepted(tmp_path):
     keys = generate_secrets()["ENCRYPTION_KEYS"] + "," + generate_secrets()["ENCRYPTION_KEYS"]
     config = Config.from_env({**SECRETS, "GATEHOUSE_ENCRYPTION_KEYS": keys})
     assert len(config.encryption_keys) == 2
+
+
+def test_sign_in_settings_default_to_eight_hour_sessions_and_throttling():
+    config = Config.from_env(SECRETS)
+    assert config.session_lifetime == 8 * 3600
+    assert config.secure_cookies is False  # the default issuer is http on loopback
+    assert (config.sign_in_account_limit, config.sign_in_address_limit) == (
+        "5 per 15 minutes",
+        "20 per 15 minutes",
+    )
+    assert config.oidc is None
+
+
+def test_cookies_are_secure_behind_an_https_issuer_unless_told_otherwise():
+    https = {**SECRETS, "GATEHOUSE_ISSUER": "https://gatehouse.example.com"}
+    assert Config.from_env(https).secure_cookies is True
+    told = {**https, "GATEHOUSE_SESSION_COOKIE_SECURE": "false"}
+    assert Config.from_env(told).secure_cookies is False
+
+
+OIDC = {
+    **SECRETS,
+    "GATEHOUSE_OIDC_ISSUER": "https://idp.example.com/",
+    "GATEHOUSE_OIDC_CLIENT_ID": "gatehouse",
+    "GATEHOUSE_OIDC_CLIENT_SECRET": "s3cret",
+}
+
+
+def test_single_sign_on_is_read_with_its_group_mappings():
+    config = Config.from_env(
+        {
+            **OIDC,
+            "GATEHOUSE_OIDC_ROLES": '{"mkt": "marketer", "it": "admin"}',
+            "GATEHOUSE_OIDC_DEPARTMENTS": '{"mkt": "growth"}',
+            "GATEHOUSE_OIDC_GROUPS_CLAIM": "roles",
+            "GATEHOUSE_OIDC_NAME": "Okta",
+        }
+    )
+    assert config.oidc.issuer == "https://idp.example.com"
+    assert config.oidc.roles == {"mkt": "marketer", "it": "admin"}
+    assert config.oidc.departments == {"mkt": "growth"}
+    assert (config.oidc.groups_claim, config.oidc.name) == ("roles", "Okta")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("OIDC_ROLES", "{not json", "GATEHOUSE_OIDC_ROLES is not valid JSON"),
+        ("OIDC_ROLES", '["marketer"]', "GATEHOUSE_OIDC_ROLES must be a JSON object of strings"),
+        ("OIDC_ROLES", '{"mkt": "boss"}', "group 'mkt' maps to 'boss', not one of marketer"),
+        ("OIDC_DEPARTMENTS", '{"mkt": 3}', "GATEHOUSE_OIDC_DEPARTMENTS must be a JSON object"),
+    ],
+)
+def test_bad_single_sign_on_mappings_name_the_variable(name, value, message):
+    with pytest.raises(ConfigError) as error:
+        Config.from_env({**OIDC, f"GATEHOUSE_{name}": value})
+    assert message in str(error.value)

@@ -50,7 +50,8 @@ def test_every_operation_answers_as_documented(gateway, api_token):  # noqa: F81
     # Schemathesis leaves out the operation that serves the document it was given.
     assert {operation.label for operation in operations} == documented - {"GET /openapi.json"}
     for operation in operations:
-        for mode in MODES:
+        negatable = takes_input(schema.raw_schema, operation.label)
+        for mode in MODES if negatable else (GenerationMode.POSITIVE,):
             try:
                 exercise(operation, mode, f"{gateway}/api/v1", api_token)
             except Unsatisfiable:
@@ -60,6 +61,15 @@ def test_every_operation_answers_as_documented(gateway, api_token):  # noqa: F81
             except Exception as exc:
                 exc.add_note(f"{operation.label} with {mode.value} data")
                 raise
+
+
+def takes_input(document: dict, label: str) -> bool:
+    """Whether the operation takes anything that could be sent wrong: a query or a body
+    (``GET /me`` takes nothing; a path id is any string, refused by the view as 404)."""
+    method, path = label.split(" ", 1)
+    declared = document["paths"][path][method.lower()]
+    parameters = declared.get("parameters", [])
+    return "requestBody" in declared or any(p.get("in") != "path" for p in parameters)
 
 
 def exercise(operation, mode: GenerationMode, base_url: str, token: str) -> None:

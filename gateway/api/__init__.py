@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, jsonify
 
-from gateway.api import apps, audit, consent, grants, history, inputs, tool_requests, tools
+from gateway.api import (
+    apps,
+    audit,
+    consent,
+    grants,
+    history,
+    inputs,
+    tool_requests,
+    tools,
+    users,
+)
 from gateway.api.auth import guard
 from gateway.api.document import openapi_document
 from gateway.api.operations import api_spec
@@ -18,6 +28,7 @@ grants.register(bp)
 history.register(bp)
 tool_requests.register(bp)
 apps.register(bp)
+users.register(bp)
 
 
 @api_spec.operation(

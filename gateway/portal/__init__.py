@@ -16,8 +16,11 @@ from gateway.portal import (  # noqa: F401 (each adds its pages)
     exchanges,
     requests,
     reviews,
+    set_password,
     sign_in,
+    single_sign_on,
     tools_admin,
+    users,
 )
 from gateway.portal.blueprint import bp
 

@@ -43,5 +43,5 @@ def sign_in(page, email: str, password: str) -> None:
     page.goto("/portal/sign-in")
     page.get_by_label("E-mail address").fill(email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url("**/portal/")

@@ -28,7 +28,9 @@ from connectors.sandbox.vendors import mailchimp as mailchimp_sandbox
 from gateway.app import create_app
 from gateway.config import Config
 from gateway.db import Base, db, make_engine
+from gateway.identity.actors import Actor
 from gateway.migrate import upgrade
+from gateway.oauth.apps import register_app
 from gateway.oauth.models import SigningKey
 from gateway.vault import vault_of
 from policies.consent import ConsentStatus, NewConsent, record_consents
@@ -240,6 +242,19 @@ def demo(app, sandbox) -> AppCredentials:
     grant_consent(app, "marketing.communications.email", "ada@example.com", "alan@example.com")
     client = report.new_clients[0]
     return AppCredentials(client.client_id, client.client_secret)
+
+
+def register_test_app(
+    app, name: str, scopes: list[str], department: str = "growth"
+) -> AppCredentials:
+    """An app of ``department`` (which must exist) holding these scopes, as an operator
+    registers one."""
+    with app.app_context():
+        client, secret = register_app(
+            db.session, Actor.for_operator(), "test", name, department, scopes=scopes
+        )
+        db.session.commit()
+        return AppCredentials(client.client_id, secret)
 
 
 def get_token(gateway_url: str, credentials: AppCredentials) -> str:

@@ -11,10 +11,8 @@ from sqlalchemy import select, text
 
 from catalog.models import Tool
 from gateway.db import db
-from gateway.identity.actors import Actor
-from gateway.oauth.apps import register_app
 from gateway.vault import vault_of
-from tests.conftest import AppCredentials, apply, demo_document, get_token
+from tests.conftest import apply, demo_document, get_token, register_test_app
 from tests.people import csrf_token, make_user, signed_in
 
 ENV = {"MC_KEY": "mailchimp-key-0123456789abcdef-us21"}
@@ -52,15 +50,10 @@ APPS = {
 @pytest.fixture
 def tokens(app, gateway):
     apply(app, catalog_document("http://127.0.0.1:9"), ENV)
-    tokens = {}
-    with app.app_context():
-        for name, scopes in APPS.items():
-            client, secret = register_app(
-                db.session, Actor.for_operator(), "test", name, "growth", scopes=scopes
-            )
-            db.session.commit()
-            tokens[name] = get_token(gateway, AppCredentials(client.client_id, secret))
-    return tokens
+    return {
+        name: get_token(gateway, register_test_app(app, name, scopes))
+        for name, scopes in APPS.items()
+    }
 
 
 def call(gateway: str, token: str, method: str, path: str, **kwargs) -> requests.Response:

@@ -10,10 +10,8 @@ import requests
 from sqlalchemy import select
 
 from catalog.history import ChangeEvent
-from catalog.models import Department
 from gateway.db import db
-from gateway.oauth.clients import register_client
-from tests.conftest import AppCredentials, apply, get_token
+from tests.conftest import apply, get_token, register_test_app
 from tests.people import csrf_token, make_user, signed_in
 
 
@@ -233,12 +231,7 @@ def test_me_tells_a_user_who_they_are(app, departments):
 
 
 def test_me_and_users_with_an_app_token(app, gateway, departments):
-    with app.app_context():
-        growth = db.session.scalar(select(Department).where(Department.slug == "growth"))
-        client, secret = register_client(db.session, "crm-sync", growth, ["catalog:read"])
-        db.session.commit()
-        credentials = AppCredentials(client.client_id, secret)
-    token = get_token(gateway, credentials)
+    token = get_token(gateway, register_test_app(app, "crm-sync", ["catalog:read"]))
     headers = {"Authorization": f"Bearer {token}"}
     me = requests.get(f"{gateway}/api/v1/me", headers=headers, timeout=10)
     assert me.status_code == 200

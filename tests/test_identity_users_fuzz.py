@@ -5,12 +5,8 @@ document describes it, data breaking the schemas refused."""
 from __future__ import annotations
 
 import schemathesis
-from sqlalchemy import select
 
-from catalog.models import Department
-from gateway.db import db
-from gateway.oauth.clients import register_client
-from tests.conftest import AppCredentials, apply, get_token
+from tests.conftest import apply, get_token, register_test_app
 from tests.test_schemathesis import MODES, REFUSALS, exercise, takes_input
 
 USERS_OPERATIONS = {
@@ -24,13 +20,8 @@ USERS_OPERATIONS = {
 
 def _admin_token(app, gateway) -> str:
     apply(app, {"departments": [{"slug": "growth", "name": "Growth"}]})
-    with app.app_context():
-        growth = db.session.scalar(select(Department).where(Department.slug == "growth"))
-        client, secret = register_client(
-            db.session, "user-sync", growth, ["users:admin", "catalog:read"]
-        )
-        db.session.commit()
-        return get_token(gateway, AppCredentials(client.client_id, secret))
+    credentials = register_test_app(app, "user-sync", ["users:admin", "catalog:read"])
+    return get_token(gateway, credentials)
 
 
 def test_the_users_operations_answer_as_documented(app, gateway):

@@ -46,6 +46,7 @@ from connectors.spec import ConnectorSpec
 from gateway.addresses import literal_address, refusal_reason
 from gateway.identity.actors import Actor
 from gateway.oauth.apps import register_app
+from gateway.oauth.clients import KNOWN_SCOPES
 from gateway.oauth.models import Client
 from gateway.vault import Vault
 from policies.taxonomy import known_data_subjects
@@ -102,7 +103,11 @@ class ApplyReport:
 
 @cache
 def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+    """The file's schema, with the scopes an app may hold as the code knows them."""
+    schema = json.loads(SCHEMA_PATH.read_text())
+    client = schema["properties"]["clients"]["items"]["properties"]
+    client["scopes"]["items"] = {"enum": sorted(KNOWN_SCOPES)}
+    return jsonschema.Draft202012Validator(schema)
 
 
 def validate_document(document: object) -> dict:

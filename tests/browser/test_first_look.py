@@ -51,3 +51,23 @@ def test_axe_catches_what_it_should(page):
     page.evaluate("document.querySelector('label[for=email]').remove()")
     with pytest.raises(AssertionError, match="label"):
         axe(page)
+
+
+def test_a_person_signs_in_and_reaches_the_content_with_the_keyboard_alone(app, page):
+    make_user(app, "mia@example.test", "marketer", ("growth",), PASSWORD)
+    page.goto("/portal/sign-in")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    for _ in range(10):  # past the single sign-on button, if any
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "email":
+            break
+    page.keyboard.type("mia@example.test")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/portal/")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # the skip link again
+    assert page.evaluate("document.activeElement.id") == "main"

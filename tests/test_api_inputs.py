@@ -21,14 +21,14 @@ EVENT = {
     "status": "granted",
     "source": "signup-form",
 }
-ALL_API_SCOPES = ["consent:write", "consent:read", "audit:read"]
+AUDITING_SCOPES = ["consent:write", "consent:read", "audit:read"]
 
 
 @pytest.fixture
 def api_client(app, gateway):
     document = {
         "departments": [{"slug": "privacy", "name": "Privacy"}],
-        "clients": [{"name": "dpo-tools", "department": "privacy", "scopes": ALL_API_SCOPES}],
+        "clients": [{"name": "dpo-tools", "department": "privacy", "scopes": AUDITING_SCOPES}],
     }
     return apply(app, document).new_clients[0]
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 from flask import Flask
-from gateway.declarative import apply_document
 from werkzeug.serving import make_server
 
+from catalog.declarative import apply_document
 from connectors.sandbox import create_sandbox_app
 from connectors.sandbox.vendors.mailchimp import CREDENTIALS as MAILCHIMP
 from gateway.app import create_app

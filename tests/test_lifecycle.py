@@ -202,6 +202,7 @@ def test_apply_records_each_change_once_with_the_apply_actor(app):
         ("tool", "created"),
         ("tool", "credentials_stored"),
         ("grant", "created"),
+        ("app", "created"),
     ]
     assert {e.source for e in events} == {"apply"}
     assert ENV["MC_KEY"] not in str([(e.before, e.after) for e in events])

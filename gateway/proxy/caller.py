@@ -46,7 +46,8 @@ def identify_caller(
     """The active client of the request's verified credential, holding ``scope``.
     API keys are accepted only where ``api_keys`` (the snapshot) is given."""
     credential = _find_token(request, locations)
-    if is_api_key(credential):
+    by_key = is_api_key(credential)
+    if by_key:
         client_id, scopes = _key_holder(credential, api_keys)
     else:
         client_id, scopes = _token_holder(credential, verifier)
@@ -56,7 +57,7 @@ def identify_caller(
             "the app this credential was issued to is disabled or removed",
             f'{_CHALLENGE}, error="invalid_token"',
         )
-    if is_api_key(credential):  # a key opens the proxy, if its app may use the proxy
+    if by_key:  # a key opens the proxy, if its app may use the proxy
         scopes = scopes & client.scopes
     if scope not in scopes:
         raise refusal(

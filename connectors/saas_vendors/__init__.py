@@ -145,13 +145,14 @@ def normalise_host(host: str) -> str | None:
             host = host.encode("idna").decode("ascii")
         except (UnicodeError, ValueError):
             return None
-    labels = host.split(".")
-    if len(labels) < 2 or labels[-1].isdigit() or not all(_LABEL.fullmatch(x) for x in labels):
+    if _HOST.fullmatch(host) is None or host[host.rfind(".") + 1 :].isdigit():
         return None
     return host
 
 
-_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?")
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+#: Two labels or more; the last is not all digits (checked apart), so IPv4 is refused.
+_HOST = re.compile(rf"(?:{_LABEL}\.)+{_LABEL}")
 
 
 def load_vendors() -> list[Vendor]:
@@ -225,7 +226,7 @@ class VendorIndex:
         while True:
             found = self._hosts.get(normal[start:])
             if found is not None:
-                return VendorMatch(found[0], found[1], registrable_domain(normal) or normal)
+                return found
             start = normal.find(".", start) + 1
             if start == 0:
                 return None
@@ -242,20 +243,23 @@ class VendorIndex:
         return None
 
 
-def _host_table(vendors: Iterable[Vendor]) -> dict[str, tuple[Vendor, HostKind]]:
-    table: dict[str, tuple[Vendor, HostKind]] = {}
+def _host_table(vendors: Iterable[Vendor]) -> dict[str, VendorMatch]:
+    """Each listed host and the answer for it and its subdomains. A listed host is at or
+    under its registrable domain, so its subdomains share that domain: the answer is
+    made once here, not per lookup."""
+    table: dict[str, VendorMatch] = {}
     for vendor in vendors:
         for kind in KINDS:
             for host in vendor.hosts(kind):
-                _check_claimable(vendor, host)
+                domain = _claimable_domain(vendor, host)
                 if host in table:
-                    other = table[host][0].slug
+                    other = table[host].vendor.slug
                     raise DatasetError(f"{host} is claimed by both {other} and {vendor.slug}")
-                table[host] = (vendor, kind)
+                table[host] = VendorMatch(vendor, kind, domain)
     return table
 
 
-def _check_claimable(vendor: Vendor, host: str) -> None:
+def _claimable_domain(vendor: Vendor, host: str) -> str:
     if normalise_host(host) != host:
         raise DatasetError(f"{vendor.slug}: {host!r} is not written as a normal host name")
     domain = registrable_domain(host)
@@ -263,6 +267,7 @@ def _check_claimable(vendor: Vendor, host: str) -> None:
         raise DatasetError(f"{vendor.slug}: {host} is a public suffix or not a domain name")
     if host == domain and domain in SHARED_DOMAINS:
         raise DatasetError(f"{vendor.slug}: {host} is shared; list the vendor's own hosts under it")
+    return domain
 
 
 def _merchant_table(vendors: Iterable[Vendor]) -> dict[tuple[str, ...], Vendor]:

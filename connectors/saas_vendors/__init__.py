@@ -205,7 +205,7 @@ class VendorIndex:
         self._hosts = _host_table(self.vendors.values())
         self._merchants = _merchant_table(self.vendors.values())
         self._longest_merchant = max((len(words) for words in self._merchants), default=0)
-        self._by_normal_host = lru_cache(maxsize=_HOST_CACHE_SIZE)(self._match_host)
+        self._cached_match = lru_cache(maxsize=_HOST_CACHE_SIZE)(self._match_host)
 
     @classmethod
     @cache
@@ -216,7 +216,7 @@ class VendorIndex:
     def by_host(self, host: str) -> VendorMatch | None:
         """The vendor a host name belongs to, and what the host serves; None when no
         vendor lists the host or a parent domain of it."""
-        return self._by_normal_host(host)
+        return self._cached_match(host)
 
     def _match_host(self, host: str) -> VendorMatch | None:
         normal = normalise_host(host)

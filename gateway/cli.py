@@ -32,7 +32,7 @@ from gateway.notifications.commands import notices_group
 from gateway.oauth.apps import register_app
 from gateway.oauth.clients import KNOWN_SCOPES
 from gateway.policy_simulation import simulate
-from gateway.server import ServeError, serve_with_gunicorn
+from gateway.server import serve_with_gunicorn
 from gateway.snapshots import snapshots_of
 from gateway.users_commands import users_group
 from gateway.vault import vault_of
@@ -72,10 +72,7 @@ cli.add_command(users_group)
 @click.option("--threads", default=8, show_default=True, type=int, help="Threads per worker.")
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the gateway with gunicorn."""
-    try:
-        serve_with_gunicorn(host, port, workers, threads)
-    except ServeError as exc:
-        raise click.UsageError(str(exc)) from exc
+    serve_with_gunicorn(host, port, workers, threads)
 
 
 @cli.group("db", cls=AppGroup)

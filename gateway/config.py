@@ -233,9 +233,7 @@ def generate_secrets() -> dict[str, str]:
 
 def _metrics_token(env: _Env) -> str | None:
     token = env.text("METRICS_TOKEN", "")
-    if token and (
-        len(token) < METRICS_TOKEN_MIN_LENGTH or not token.isprintable() or " " in token
-    ):
+    if token and (len(token) < METRICS_TOKEN_MIN_LENGTH or not token.isprintable() or " " in token):
         raise ConfigError(
             f"{PREFIX}METRICS_TOKEN must be at least {METRICS_TOKEN_MIN_LENGTH} printable "
             "characters without spaces"

@@ -30,10 +30,6 @@ from gateway.app import create_app
 MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 
-class ServeError(Exception):
-    """The server cannot start as configured; the message says why."""
-
-
 class _Gunicorn(BaseApplication):
     def __init__(self, options: dict) -> None:
         self._options = options
@@ -75,9 +71,8 @@ def serve_with_gunicorn(host: str, port: int, workers: int, threads: int) -> Non
 
 def empty_metrics_folder(folder: Path) -> None:
     """Removes the samples an earlier start left in an operator's folder (only those:
-    the folder may be shared with nothing else, but a mistaken path must not be wiped)."""
-    if not folder.is_dir():
-        raise ServeError(f"{MULTIPROC_VARIABLE} is {str(folder)!r}, which is not a folder")
+    the folder is to hold nothing else, but a mistaken path must not be wiped). That it
+    is a folder is checked by ``prometheus_client``, which writes there on import."""
     for samples in folder.glob("*.db"):
         samples.unlink()
 

@@ -45,6 +45,7 @@ from tests.test_readme import free_port, wait_until_serving
 
 METRICS_TOKEN = "scrape-token-of-instance-b"
 MEMBERS = "/proxy/mailchimp/lists/a1b2c3d4e5/members"
+BATCH = "/proxy/mailchimp/lists/a1b2c3d4e5"
 SCRAPES = 6
 
 
@@ -59,6 +60,7 @@ TRAFFIC = [
     ("newsletter-app", "GET", "/proxy/mailchimp/ping", None, 3),
     ("newsletter-app", "GET", "/proxy/no-such-tool/ping", None, 2),
     ("crm-sync", "POST", MEMBERS, member("alan"), 3),
+    ("crm-sync", "POST", BATCH, {"members": [member("eve"), member("alan")]}, 2),
     ("crm-sync", "GET", "/proxy/mailchimp-eu/ping", None, 2),
     ("events-app", "POST", MEMBERS, member("ada"), 2),
     ("-", "GET", "/proxy/mailchimp/ping", None, 2),
@@ -311,7 +313,7 @@ def test_the_instances_metrics_add_up_to_the_exchange_log(deployment):
     total = exchanges(deployment.a.scrapes[0]) + exchanges(deployment.b.scrapes[0])
     assert total == deployment.logged
     assert {department for _, department, _ in total} == {"growth", "sales", "events", "none"}
-    assert {decision for *_, decision in total} == {"allow", "deny"}
+    assert {decision for *_, decision in total} == {"allow", "redact", "deny"}
     assert ("unknown", "growth", "deny") in total  # a made-up tool adds no label value
 
 
@@ -330,11 +332,11 @@ def test_vendor_errors_and_consent_are_counted_by_kind(deployment):
     assert errors == Counter({"connection": deployment.vendor_failures["upstream-unreachable"]})
     assert errors["connection"] == 2 * 2
     blocked = samples(scrapes, "gatehouse_consent_blocked_people_total", "outcome")
-    assert blocked == Counter({"refused": 2 * 2})  # eve, twice per instance
-    refusals = samples(scrapes, "gatehouse_decision_reasons_total", "department")
-    assert set(refusals) == {"growth", "events", "none"}
+    assert blocked == Counter({"refused": 2 * 2, "dropped": 2 * 2})  # eve, alone or in a batch
+    reasons = samples(scrapes, "gatehouse_decision_reasons_total", "department")
+    assert set(reasons) == {"growth", "sales", "events", "none"}
     written = samples(scrapes, "gatehouse_audit_entries_written_total", "kind")
-    forwarded = 2 * (3 + 3 + 3 + 2)  # allowed calls and those the vendor failed
+    forwarded = 2 * (3 + 3 + 3 + 2 + 2)  # allowed, redacted, and those the vendor failed
     assert written == Counter(
         {"record": forwarded, "completion": forwarded, "refusal": 2 * (2 + 2 + 2 + 2)}
     )

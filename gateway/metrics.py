@@ -6,7 +6,8 @@ them, so whichever worker answers a scrape reports the whole instance. Without t
 folder (one process: tests, ``flask run``) the process reports its own.
 
 Every label value comes from the catalog or from this code, never from what a request
-says: a made-up tool, rule or department cannot add a series.
+says: a made-up tool, rule or department cannot add a series. A gauge added here needs a
+``multiprocess_mode`` (``livesum``, ``max``...): each worker has its own value.
 """
 
 from __future__ import annotations

@@ -15,11 +15,14 @@ runs itself again (same pid) as ``python -m gateway.server``, with the variable 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import shutil
+import signal
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
@@ -54,8 +57,12 @@ def freeze_what_lives() -> None:
     gc.freeze()
 
 
-def serve_with_gunicorn(host: str, port: int, workers: int, threads: int) -> None:
-    """Prepares this start's folders, then becomes the gunicorn master (never returns)."""
+def serve_with_gunicorn(
+    host: str, port: int, workers: int, threads: int, companions: Sequence[int] = ()
+) -> None:
+    """Prepares this start's folders, then becomes the gunicorn master (never returns).
+    ``companions``: processes started to serve alongside (the demo's sandbox vendors),
+    terminated when the master stops, as no ``atexit`` handler survives the exec."""
     metrics_folder = os.environ.get(MULTIPROC_VARIABLE)
     if metrics_folder:
         empty_metrics_folder(Path(metrics_folder))
@@ -65,6 +72,9 @@ def serve_with_gunicorn(host: str, port: int, workers: int, threads: int) -> Non
         os.mkdir(metrics_folder, 0o700)
     environment = {**os.environ, MULTIPROC_VARIABLE: metrics_folder}
     arguments = [str(runtime), host, str(port), str(workers), str(threads)]
+    arguments += [str(pid) for pid in companions]
+    sys.stdout.flush()  # what is still buffered would be lost with this process image
+    sys.stderr.flush()
     # The same program, to import prometheus_client anew; no shell, arguments as a list.
     os.execve(sys.executable, [sys.executable, "-m", __name__, *arguments], environment)  # noqa: S606
 
@@ -88,7 +98,9 @@ def mark_worker_dead(_arbiter, worker) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
-def run_master(runtime: Path, host: str, port: int, workers: int, threads: int) -> None:
+def run_master(
+    runtime: Path, host: str, port: int, workers: int, threads: int, companions: Sequence[int]
+) -> None:
     master = os.getpid()
     try:
         _Gunicorn(
@@ -109,10 +121,14 @@ def run_master(runtime: Path, host: str, port: int, workers: int, threads: int) 
         # master, once they are gone, removes the folder.
         if os.getpid() == master:
             shutil.rmtree(runtime, ignore_errors=True)
+            for pid in companions:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
 
 
-def _main(runtime: str, host: str, port: str, workers: str, threads: str) -> None:
-    run_master(Path(runtime), host, int(port), int(workers), int(threads))
+def _main(runtime: str, host: str, port: str, workers: str, threads: str, *companions: str) -> None:
+    pids = [int(pid) for pid in companions]
+    run_master(Path(runtime), host, int(port), int(workers), int(threads), pids)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ from policies.policy import POLICY_PATH
 PREFIX = "GATEHOUSE_"
 NOTIFY_WEBHOOK_SCHEMES = ("http", "https")
 SMTP_SCHEMES = ("smtp", "smtps")
+#: A shorter bearer token for ``/metrics`` is refused: it could be guessed.
+METRICS_TOKEN_MIN_LENGTH = 16
 SECRET_NAMES = ("SECRET_KEY", "ENCRYPTION_KEYS", "SUBJECT_PEPPER")
 
 
@@ -136,6 +138,8 @@ class Config:
     #: The portal's address as people reach it, for links in notices (default the issuer).
     public_url: str = ""
     notifications: NotificationSettings = NotificationSettings()
+    #: The bearer token a scrape of ``/metrics`` must send (None: open to whoever reaches it).
+    metrics_token: str | None = None
 
     @property
     def portal_base_url(self) -> str:
@@ -189,6 +193,7 @@ class Config:
             oidc=_oidc_settings(env),
             public_url=env.url("PUBLIC_URL", NOTIFY_WEBHOOK_SCHEMES) or "",
             notifications=NotificationSettings.from_env(env),
+            metrics_token=_metrics_token(env),
         )
 
     @property
@@ -224,6 +229,16 @@ def generate_secrets() -> dict[str, str]:
         "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "SUBJECT_PEPPER": secrets.token_urlsafe(32),
     }
+
+
+def _metrics_token(env: _Env) -> str | None:
+    token = env.text("METRICS_TOKEN", "")
+    if token and (len(token) < METRICS_TOKEN_MIN_LENGTH or not token.isprintable() or " " in token):
+        raise ConfigError(
+            f"{PREFIX}METRICS_TOKEN must be at least {METRICS_TOKEN_MIN_LENGTH} printable "
+            "characters without spaces"
+        )
+    return token or None
 
 
 def _parse_encryption_keys(value: str) -> tuple[str, ...]:

@@ -88,7 +88,7 @@ def run_demo(instance_path: Path, port: int, sandbox_port: int) -> None:
         f"AUDITOR_CLIENT_ID={auditor_id}\nAUDITOR_CLIENT_SECRET={auditor_secret}\n"
     )
     env_file.chmod(0o600)
-    _start_sandbox(sandbox_port)
+    sandbox = _start_sandbox(sandbox_port)
     click.echo(
         f"\nGatehouse demo on http://127.0.0.1:{port}\n"
         f"  sandbox vendors on http://127.0.0.1:{sandbox_port}"
@@ -105,7 +105,7 @@ def run_demo(instance_path: Path, port: int, sandbox_port: int) -> None:
         )
         + f"  (new passwords on every run; also in {users_file})\n"
     )
-    serve_with_gunicorn("127.0.0.1", port, workers=1, threads=8)
+    serve_with_gunicorn("127.0.0.1", port, workers=1, threads=8, companions=[sandbox.pid])
 
 
 def _seed(sandbox_url: str) -> tuple[list[tuple[str, str]], list[DemoAccount]]:
@@ -157,9 +157,10 @@ def _seed_consents(pepper: bytes) -> None:
     click.echo("demo: consent of ada@example.com (granted) and bob@example.com (withdrawn)")
 
 
-def _start_sandbox(port: int) -> None:
+def _start_sandbox(port: int) -> subprocess.Popen:
     sandbox = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
         [sys.executable, "-m", "connectors.sandbox", "--port", str(port)],
         env=os.environ.copy(),
     )
-    atexit.register(sandbox.terminate)
+    atexit.register(sandbox.terminate)  # should the demo fail before it serves
+    return sandbox

@@ -1,14 +1,21 @@
 """Prometheus metrics of the proxy and of the exchange log's writer, served at ``/metrics``.
 
-Under gunicorn with several workers set ``PROMETHEUS_MULTIPROC_DIR`` so that the
-workers' counters are summed; otherwise each process reports its own.
+Under ``gatehouse serve`` every worker writes its samples to files in one folder
+(Prometheus' multiprocess mode, set up by ``gateway.server``) and ``/metrics`` sums
+them, so whichever worker answers a scrape reports the whole instance. Without that
+folder (one process: tests, ``flask run``) the process reports its own.
+
+Every label value comes from the catalog or from this code, never from what a request
+says: a made-up tool, rule or department cannot add a series. A gauge added here needs a
+``multiprocess_mode`` (``livesum``, ``max``...): each worker has its own value.
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 
-from flask import Flask, Response
+from flask import Flask, Response, current_app, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -19,10 +26,16 @@ from prometheus_client import (
 )
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 
+from gateway.errors import Problem
+
+#: The label value of a caller not (yet) identified, or of a tool not in the catalog.
+NONE = "none"
+UNKNOWN_TOOL = "unknown"
+
 EXCHANGES = Counter(
     "gatehouse_exchanges_total",
-    "Calls through the proxy by tool, decision and response status.",
-    ["tool", "decision", "status"],
+    "Calls through the proxy by tool, calling department, decision and response status.",
+    ["tool", "department", "decision", "status"],
 )
 LATENCY = Histogram(
     "gatehouse_exchange_seconds",
@@ -31,14 +44,40 @@ LATENCY = Histogram(
 )
 REASONS = Counter(
     "gatehouse_decision_reasons_total",
-    "Reasons given for refusing (deny) or redacting calls, by tool and rule; the rule is "
-    "spelled as in the exchange log and the problem's reasons.",
-    ["tool", "decision", "rule"],
+    "Reasons given for refusing (deny) or redacting calls, by tool, department and rule; "
+    "the rule is spelled as in the exchange log and the problem's reasons.",
+    ["tool", "department", "decision", "rule"],
+)
+CONSENT_BLOCKED = Counter(
+    "gatehouse_consent_blocked_people_total",
+    "People kept from a tool for consent: dropped from a batch that went on without them "
+    "(outcome=dropped), or named in a call refused for a consent reason (outcome=refused).",
+    ["tool", "department", "outcome"],
+)
+VENDOR_ERRORS = Counter(
+    "gatehouse_vendor_errors_total",
+    "Calls a tool failed, by kind: timeout, connection, tls, bad-response, too-large, "
+    "address-refused, auth (its token endpoint), 429 (rate limited) and 5xx.",
+    ["tool", "kind"],
 )
 UPSTREAM_LATENCY = Histogram(
     "gatehouse_upstream_seconds", "Time the tool took to answer.", ["tool"]
 )
 
+AUDIT_WRITTEN = Counter(
+    "gatehouse_audit_entries_written_total",
+    "Entries committed to the exchange log: records of calls forwarded (record), of calls "
+    "refused, written with their outcome (refusal), and outcomes of forwarded calls "
+    "(completion).",
+    ["kind"],
+)
+AUDIT_FAILURES = Counter(
+    "gatehouse_audit_write_failures_total",
+    "Entries the exchange log's writer could not commit: the database was unavailable "
+    "(unavailable) or refused the entry (refused), or the entry could not be encoded "
+    "(invalid). Each such call was answered 503.",
+    ["cause"],
+)
 AUDIT_BATCH = Histogram(
     "gatehouse_audit_batch_entries",
     "Records and completions committed together by one writer (group commit).",
@@ -57,17 +96,31 @@ AUDIT_LOCK_HELD = Histogram(
 
 
 def observe_exchange(
-    tool: str, decision: str, status: int, seconds: float, upstream_seconds: float | None
+    tool: str,
+    department: str,
+    decision: str,
+    status: int,
+    seconds: float,
+    upstream_seconds: float | None,
 ) -> None:
-    EXCHANGES.labels(tool, decision, str(status)).inc()
+    EXCHANGES.labels(tool, department, decision, str(status)).inc()
     LATENCY.labels(tool).observe(seconds)
     if upstream_seconds is not None:
         UPSTREAM_LATENCY.labels(tool).observe(upstream_seconds)
 
 
-def observe_reasons(tool: str, decision: str, rules: list[str]) -> None:
+def observe_reasons(tool: str, department: str, decision: str, rules: list[str]) -> None:
     for rule in rules:
-        REASONS.labels(tool, decision, rule).inc()
+        REASONS.labels(tool, department, decision, rule).inc()
+
+
+def observe_consent_blocked(tool: str, department: str, outcome: str, people: int) -> None:
+    if people:
+        CONSENT_BLOCKED.labels(tool, department, outcome).inc(people)
+
+
+def observe_vendor_error(tool: str, kind: str) -> None:
+    VENDOR_ERRORS.labels(tool, kind).inc()
 
 
 def observe_audit_batch(entries: int, waited: float, held: float) -> None:
@@ -76,12 +129,42 @@ def observe_audit_batch(entries: int, waited: float, held: float) -> None:
     AUDIT_LOCK_HELD.observe(held)
 
 
+def observe_audit_written(kind: str, entries: int = 1) -> None:
+    AUDIT_WRITTEN.labels(kind).inc(entries)
+
+
+def observe_audit_failure(cause: str, entries: int = 1) -> None:
+    if entries:
+        AUDIT_FAILURES.labels(cause).inc(entries)
+
+
+def registry() -> CollectorRegistry:
+    """What a scrape reads: every worker's files in multiprocess mode, else this process."""
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return DEFAULT_REGISTRY
+    collected = CollectorRegistry()
+    multiprocess.MultiProcessCollector(collected)
+    return collected
+
+
 def _metrics() -> Response:
-    registry = DEFAULT_REGISTRY
-    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    token = current_app.extensions["gatehouse.config"].metrics_token
+    if token is not None and not _presents(token):
+        raise Problem(
+            401,
+            "metrics-unauthorized",
+            "Metrics need a token",
+            "send the metrics token as 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": 'Bearer realm="gatehouse-metrics"'},
+        )
+    return Response(generate_latest(registry()), mimetype=CONTENT_TYPE_LATEST)
+
+
+def _presents(token: str) -> bool:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    )
 
 
 def init_app(app: Flask) -> None:

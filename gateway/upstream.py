@@ -110,10 +110,14 @@ SEND_FAILURES = (
 
 
 class UpstreamFailure(Exception):
-    def __init__(self, status: int, slug: str, detail: str, elapsed: float, retries: int) -> None:
+    def __init__(
+        self, status: int, slug: str, detail: str, elapsed: float, retries: int, kind: str
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.slug = slug
+        #: What failed, for the vendor error counter (see ``failure_kind``).
+        self.kind = kind
         self.detail = detail
         self.elapsed = elapsed
         self.retries = retries
@@ -283,7 +287,9 @@ class UpstreamPool:
         # (rarely more than one), so it counts as none.
         cause = exc.args[0] if isinstance(exc, requests.RequestException) and exc.args else None
         retries = self._retries if isinstance(cause, MaxRetryError) else 0
-        return UpstreamFailure(status, slug, detail, time.perf_counter() - started, retries)
+        return UpstreamFailure(
+            status, slug, detail, time.perf_counter() - started, retries, failure_kind(exc, slug)
+        )
 
     def _session(self, tool: str, allow_private_network: bool) -> requests.Session:
         # Keyed by the flag too: when IT changes it, the next call gets a fresh session.
@@ -326,6 +332,24 @@ def _failure_name(exc: Exception) -> str:
     """The exception's type, and that of what it wraps, e.g. ``ConnectionError/ProtocolError``."""
     cause = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
     return type(exc).__name__ + (f"/{type(cause).__name__}" if cause is not None else "")
+
+
+#: The kind of vendor error each failure's problem slug is, but for TLS (see failure_kind).
+_KINDS = {
+    "upstream-address-refused": "address-refused",
+    "upstream-response-too-large": "too-large",
+    "upstream-timeout": "timeout",
+    "upstream-bad-response": "bad-response",
+    "upstream-unreachable": "connection",
+}
+
+
+def failure_kind(exc: Exception, slug: str) -> str:
+    """A failed TLS handshake or certificate is told apart from other connection failures:
+    it is the vendor's (or IT's trust store's) to fix, not the network's."""
+    if isinstance(exc, requests.exceptions.SSLError) and slug == "upstream-unreachable":
+        return "tls"
+    return _KINDS[slug]
 
 
 def _classify(exc: Exception, expired: bool) -> tuple[int, str, str]:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 import requests
+from prometheus_client import REGISTRY
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -96,6 +97,7 @@ def chains_verify(app) -> bool:
 def test_an_entry_the_database_refuses_fails_alone_in_its_batch(app, writer, caplog):
     """A duplicate request id (which no fitting can foresee) in a batch with valid
     records and a completion: only it fails, and it takes no sequence number."""
+    before = writer_counts()
     opened = writer.submit(NewRecord(fields("opened", decision="allow"), [], [])).result(10)
     engine = db.of(app).engine
     with chain_lock_held(engine):  # everything below queues up into one batch
@@ -121,6 +123,20 @@ def test_an_entry_the_database_refuses_fails_alone_in_its_batch(app, writer, cap
     assert sorted(r.seq for r in records.values()) == [opened, opened + 1, opened + 2]
     assert records["opened"].status == 200
     assert chains_verify(app)
+    written = {"record": 1, "refusal": 2, "completion": 1, "failed: refused": 1}
+    assert {kind: writer_counts()[kind] - before[kind] for kind in written} == written
+
+
+def writer_counts() -> dict[str, float]:
+    """The writer's counters in this process: entries written by kind, failures by cause."""
+    counts = {
+        kind: REGISTRY.get_sample_value("gatehouse_audit_entries_written_total", {"kind": kind})
+        for kind in ("record", "refusal", "completion")
+    }
+    counts["failed: refused"] = REGISTRY.get_sample_value(
+        "gatehouse_audit_write_failures_total", {"cause": "refused"}
+    )
+    return {kind: count or 0.0 for kind, count in counts.items()}
 
 
 def test_values_are_fitted_to_their_columns_before_they_are_queued(app, writer):

@@ -91,6 +91,8 @@ def test_notice_channels_and_links_come_from_the_environment():
         ("SMTP_URL", "smtp://mail.example", "GATEHOUSE_MAIL_FROM must be set"),
         ("PUBLIC_URL", "gatehouse.example", "GATEHOUSE_PUBLIC_URL must be a http or https"),
         ("NOTIFY_TIMEOUT", "0", "GATEHOUSE_NOTIFY_TIMEOUT must be at least 0.1"),
+        ("METRICS_TOKEN", "short", "GATEHOUSE_METRICS_TOKEN must be at least 16 printable"),
+        ("METRICS_TOKEN", "a token with spaces", "GATEHOUSE_METRICS_TOKEN must be at least 16"),
     ],
 )
 def test_bad_values_name_the_variable(name, value, message):
@@ -171,3 +173,9 @@ def test_bad_single_sign_on_mappings_name_the_variable(name, value, message):
     with pytest.raises(ConfigError) as error:
         Config.from_env({**OIDC, f"GATEHOUSE_{name}": value})
     assert message in str(error.value)
+
+
+def test_metrics_are_open_unless_a_token_is_set():
+    assert Config.from_env(SECRETS).metrics_token is None
+    token = "prometheus-scrape-token-0123"
+    assert Config.from_env({**SECRETS, "GATEHOUSE_METRICS_TOKEN": token}).metrics_token == token

@@ -158,6 +158,12 @@ def demo_process(tmp_path) -> Iterator[tuple[int, object]]:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
         output.close()
+        # The sandbox vendors stop with the demo (the master terminates them as it exits).
+        sandbox = f"http://127.0.0.1:{sandbox_port}/_sandbox/requests"
+        deadline = time.monotonic() + 10
+        while _serving(sandbox) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _serving(sandbox), "the sandbox vendors outlived the demo"
 
 
 def _serving(url: str) -> bool:

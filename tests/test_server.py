@@ -90,3 +90,11 @@ def test_what_the_http_server_refuses_is_a_problem_that_echoes_nothing(
     assert problem["status"] == status
     assert problem["request_id"] == headers["x-request-id"]
     assert SECRET not in body.decode()
+
+
+def test_an_operators_metrics_folder_loses_only_its_old_samples(tmp_path):
+    (tmp_path / "counter_123.db").write_bytes(b"old")
+    (tmp_path / "histogram_123.db").write_bytes(b"old")
+    (tmp_path / "notes.txt").write_text("not ours")
+    server.empty_metrics_folder(tmp_path)
+    assert [path.name for path in tmp_path.iterdir()] == ["notes.txt"]

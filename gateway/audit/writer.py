@@ -18,6 +18,7 @@ import logging
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -39,7 +40,7 @@ from gateway.audit.chain import (
 from gateway.audit.fitting import check_subject_keys, fit_values
 from gateway.audit.models import ExchangeRecord, ExchangeSubject, Outcome
 from gateway.db import DEFAULT_TIMEOUT, UNAVAILABLE, make_engine
-from gateway.metrics import observe_audit_batch
+from gateway.metrics import observe_audit_batch, observe_audit_failure, observe_audit_written
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +162,7 @@ class AuditWriter:
         try:
             prepared = _prepare(entry, self._engine.dialect.name == "postgresql")
         except Exception as exc:  # e.g. a value the chain cannot encode: fail closed
+            observe_audit_failure("invalid")
             entry.receipt.set_exception(exc)
             return entry.receipt
         self._ensure_running()
@@ -214,6 +216,7 @@ class AuditWriter:
                 self._write_each_alone(batch)
             return
         observe_audit_batch(len(batch), locked - asked, time.perf_counter() - locked)
+        _count_written(batch)
         for prepared, result in zip(batch, results, strict=True):
             prepared.entry.receipt.set_result(result)
 
@@ -228,8 +231,10 @@ class AuditWriter:
                 if _unavailable(exc):
                     _fail(batch[position:], exc)
                     return
+                observe_audit_failure("refused")
                 prepared.entry.receipt.set_exception(exc)
             else:
+                _count_written([prepared])
                 prepared.entry.receipt.set_result(result)
 
     def _commit(self, batch: list[_Prepared], gather: bool) -> tuple[list[int], float]:
@@ -324,8 +329,26 @@ _UNAVAILABLE = (*UNAVAILABLE, psycopg.OperationalError, psycopg.InterfaceError)
 
 def _fail(batch: list[_Prepared], error: Exception) -> None:
     """Every waiting request must learn that its entry was not written."""
+    entries = sum(_kind(prepared.entry) is not None for prepared in batch)
+    observe_audit_failure("unavailable" if _unavailable(error) else "refused", entries)
     for prepared in batch:
         prepared.entry.receipt.set_exception(error)
+
+
+def _count_written(batch: list[_Prepared]) -> None:
+    kinds = Counter(_kind(prepared.entry) for prepared in batch)
+    for kind, entries in kinds.items():
+        if kind is not None:
+            observe_audit_written(kind, entries)
+
+
+def _kind(entry: Entry) -> str | None:
+    """How the entries written are counted; a probe writes nothing."""
+    if isinstance(entry, Completion):
+        return "completion"
+    if isinstance(entry, NewRecord):
+        return "refusal" if entry.outcome is not None else "record"
+    return None
 
 
 def chain_heads(executor: Connection | Session) -> tuple[tuple[int, str], tuple[int, str]]:

@@ -22,7 +22,14 @@ from gateway.audit.log import NOT_RECORDED, AuditUnavailable, ExchangeDraft, Exc
 from gateway.audit.writer import AuditWriter, audit_engine
 from gateway.db import db, utcnow
 from gateway.errors import Problem, database_errors_as_problem
-from gateway.metrics import observe_exchange, observe_reasons
+from gateway.metrics import (
+    NONE,
+    UNKNOWN_TOOL,
+    observe_consent_blocked,
+    observe_exchange,
+    observe_reasons,
+    observe_vendor_error,
+)
 from gateway.oauth.server import oauth_of
 from gateway.oauth.tokens import AccessTokenVerifier
 from gateway.proxy.caller import DEFAULT_LOCATIONS, Caller, identify_caller
@@ -51,6 +58,8 @@ from policies.engine import decide
 from policies.facts import DataFact, ExchangeFacts, Signals, SubjectFact
 from policies.policy import Policy
 
+#: The policy rule that refuses people without consent (see ``policies.engine.consent``).
+CONSENT_RULE = "consent"
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 DECISION_HEADER = "Gatehouse-Decision"
 
@@ -278,10 +287,12 @@ def _outgoing(
             f"tool {tool.slug!r} has no stored credential {exc.args[0]!r}",
         ) from exc
     except VendorAuthError as exc:
+        observe_vendor_error(tool.slug, "auth")
         raise refusal(
             502, "vendor-auth-failed", "Vendor authentication failed", "vendor_auth", str(exc)
         ) from exc
     except AddressRefused as exc:  # the vendor's token endpoint, before any call
+        observe_vendor_error(tool.slug, "address-refused")
         raise refusal(
             502,
             "upstream-address-refused",
@@ -321,6 +332,7 @@ def _forward(services: ProxyServices, draft: ExchangeDraft, plan: Plan, started:
             ),
         )
         _observe(services, draft, verdict, failure.status, started, failure.elapsed, plan.decision)
+        observe_vendor_error(plan.tool.slug, failure.kind)
         problem = Problem(failure.status, failure.slug, "Tool failed", failure.detail)
         problem.headers[DECISION_HEADER] = verdict
         raise problem from failure
@@ -336,6 +348,8 @@ def _forward(services: ProxyServices, draft: ExchangeDraft, plan: Plan, started:
         ),
     )
     _observe(services, draft, verdict, answer.status, started, answer.elapsed, plan.decision)
+    if kind := vendor_error_kind(answer.status):
+        observe_vendor_error(plan.tool.slug, kind)
     response = Response(answer.body, status=answer.status, headers=answer.headers)
     response.headers[DECISION_HEADER] = verdict
     return response
@@ -377,12 +391,26 @@ def _observe(
     upstream: float | None,
     why: Decision | None = None,
 ) -> None:
-    # Only catalog slugs become label values, so made-up paths cannot inflate the series.
+    # Only catalog slugs become label values, so made-up paths cannot inflate the series;
+    # the department is that of a registered app (None until the caller is identified).
     known = draft.tool in services.snapshots.get("catalog").tools
-    tool = draft.tool if known else "unknown"
-    observe_exchange(tool, decision, status, time.perf_counter() - started, upstream)
-    if why is not None:
-        observe_reasons(tool, decision, [reason.rule for reason in why.reasons])
+    tool = draft.tool if known else UNKNOWN_TOOL
+    department = draft.department or NONE
+    observe_exchange(tool, department, decision, status, time.perf_counter() - started, upstream)
+    if why is None:
+        return
+    rules = [reason.rule for reason in why.reasons]
+    observe_reasons(tool, department, decision, rules)
+    observe_consent_blocked(tool, department, "dropped", len(why.dropped_subjects))
+    if decision == "deny" and CONSENT_RULE in rules:
+        observe_consent_blocked(tool, department, "refused", draft.subject_count)
+
+
+def vendor_error_kind(status: int) -> str | None:
+    """The kind of vendor error an answer passed on is, if any: rate limited or failed."""
+    if status == 429:
+        return "429"
+    return "5xx" if status >= 500 else None
 
 
 def _ms_since(started: float) -> float:

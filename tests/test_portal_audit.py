@@ -142,6 +142,9 @@ def test_the_person_report_hashes_the_identifier_as_the_api_does(logged, auditor
     api_entry = last_entry(logged)
     page = auditor.get("/portal/audit/people?email=Ada@Example.com ")
     assert page.status_code == 200
+    # The address is in the page's own URL: no other page gets it as a referrer.
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert page.headers["Cache-Control"] == "no-store"
     text = page.get_data(as_text=True)
     assert last_entry(logged) == api_entry
     assert api.json["subject_key"] in text

@@ -4,7 +4,7 @@ the signed-in person exactly as the API records its callers'."""
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import Response, current_app, g, request
 
 from gateway.audit.queries import AuditQuery, api_actor, record_query
 from gateway.config import config_of
@@ -25,8 +25,13 @@ PAGES = (
 )
 #: Pages of the section that are not in the sub-navigation but belong to it.
 ALSO = ("portal.exchange",)
+#: A person's identifier may be in the address of these pages (the searches are GET
+#: forms): no other page learns it as a referrer, and no cache keeps the answers.
+PRIVATE = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 
-nav_item("exchanges", "Audit", PERMISSION, 70, covers=(*(e for e, _ in PAGES), *ALSO))
+SECTION = frozenset((*(endpoint for endpoint, _ in PAGES), *ALSO))
+
+nav_item("exchanges", "Audit", PERMISSION, 70, covers=tuple(SECTION))
 
 
 def record(kind: str, parameters: dict, count: int | None = None) -> AuditQuery:
@@ -45,3 +50,10 @@ def pepper() -> bytes:
 @bp.context_processor
 def _sub_navigation() -> dict:
     return {"audit_pages": PAGES}
+
+
+@bp.after_request
+def _private(response: Response) -> Response:
+    if request.endpoint in SECTION:
+        response.headers.update(PRIVATE)
+    return response

@@ -4,6 +4,9 @@ recorded in the auditors' trail, as the API records its searches."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from functools import partial
+
 from flask import current_app, render_template, request
 
 from gateway.api import inputs
@@ -58,7 +61,7 @@ def exchange(seq: int):
     return render_template(
         "portal/audit/exchange.html",
         detail=detail,
-        outcome=_outcome(detail.record),
+        outcome=_outcome(detail.record, unknown_outcome_cutoff(config_of(current_app))),
     )
 
 
@@ -76,13 +79,12 @@ def _page(given: dict, page, error: str | None, continued: bool = False):
         decisions=DECISIONS,
         formats=FORMATS,
         asked=asked,
-        outcome=_outcome,
+        outcome=partial(_outcome, cutoff=unknown_outcome_cutoff(config_of(current_app))),
     )
 
 
-def _outcome(record) -> str:
+def _outcome(record, cutoff: datetime) -> str:
     """``outcome_unknown`` for a record left pending past the longest a call may take."""
-    cutoff = unknown_outcome_cutoff(config_of(current_app))
     if record.outcome.value == "pending" and record.started_at < cutoff:
         return "outcome_unknown"
     return record.outcome.value

@@ -134,7 +134,8 @@ def test_a_record_in_full(logged, auditor):  # noqa: F811
     assert "badge-decision-deny" in refused and "consent" in refused
     assert record.record_hash in refused  # the second record links to the first
     assert second.record_hash in refused
-    assert auditor.get("/portal/exchanges/99").status_code == 404
+    for missing in ("99", "0", "9" * 25):
+        assert auditor.get(f"/portal/exchanges/{missing}").status_code == 404
 
 
 def test_the_person_report_hashes_the_identifier_as_the_api_does(logged, auditor):  # noqa: F811

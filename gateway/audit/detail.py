@@ -13,6 +13,7 @@ from gateway.audit.chain import FROM_GENESIS, ChainStart
 from gateway.audit.models import ExchangeRecord, ExchangeSubject
 from gateway.audit.person import sent_categories
 from gateway.audit.retention import latest_anchor
+from gateway.db import BIGINT_RANGE
 from policies.consent import ConsentEvent
 
 
@@ -32,6 +33,9 @@ class ExchangeDetail:
 
 
 def exchange_detail(session: Session, seq: int) -> ExchangeDetail | None:
+    """The record ``seq`` in full; None when the log holds no such record."""
+    if not 1 <= seq <= BIGINT_RANGE[1]:
+        return None
     record = session.get(ExchangeRecord, seq)
     if record is None:
         return None

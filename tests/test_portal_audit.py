@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from gateway.audit.checkpoints import create_checkpoint
-from gateway.audit.queries import AuditQuery
+from gateway.audit.queries import AuditQuery, record_query
 from gateway.db import db
+from gateway.portal.audit_trail import PER_PAGE
 from gateway.vault import vault_of
 from tests.conftest import grant_consent
 from tests.people import make_user, signed_in
@@ -270,3 +271,25 @@ def test_a_range_that_cannot_be_verified_is_said(logged, auditor, query, words):
     assert response.status_code == 400
     assert words in response.get_data(as_text=True)
     assert trail(logged) == []
+
+
+def test_the_clis_verification_of_the_whole_log_is_listed(logged, auditor, cli):  # noqa: F811
+    assert cli("audit", "verify").returncode == 0
+    _, kind, parameters, count = last_entry(logged)
+    assert (kind, count) == ("verify", 6)
+    assert parameters["from_seq"] is None and parameters["problems"] == 0
+    page = auditor.get("/portal/audit/chain").get_data(as_text=True)
+    assert "<td>whole log</td>" in page and "cli:" in page
+
+
+def test_the_trail_pages_back_from_the_newest(logged, auditor):  # noqa: F811
+    with logged.app_context():
+        for number in range(PER_PAGE + 2):
+            record_query(db.session, "cli:tester", "search", {"tool": f"t{number}"}, 0)
+        db.session.commit()
+    first = auditor.get("/portal/audit/trail").get_data(as_text=True)
+    assert f"t{PER_PAGE + 1}</code>" in first and "t1</code>" not in first
+    older = re.search(r'href="([^"]+)" rel="next"', first)[1].replace("&amp;", "&")
+    second = auditor.get(older).get_data(as_text=True)
+    assert "t1</code>" in second and "t0</code>" in second
+    assert f"t{PER_PAGE + 1}</code>" not in second and 'rel="next"' not in second

@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/decision_vs_rego.py
 	$(BIN)/python bench/consent_lookup.py
 	$(BIN)/python bench/audit_log.py
+	$(BIN)/python bench/verify_range.py
 	$(BIN)/python bench/api_key_auth.py
 	$(BIN)/python bench/vendor_lookup.py
 

@@ -17,7 +17,12 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from gateway.audit.checkpoints import Checkpoint, create_checkpoint, latest_checkpoint
+from gateway.audit.checkpoints import (
+    Checkpoint,
+    create_checkpoint,
+    latest_checkpoint,
+    untrusted_because,
+)
 from gateway.audit.export import FORMATS, record_as_dict, unknown_outcome_cutoff
 from gateway.audit.manifest import ExportDigest, ExportManifest, file_sha256
 from gateway.audit.models import ExchangeRecord
@@ -333,6 +338,10 @@ def audit_verify(checkpoint_file) -> None:
         report = verify(
             db.session, checkpoint, lambda done: bar.update(done - bar.pos), anchor=anchor
         )
+    record_query(
+        db.session, cli_actor(), "verify", report.trail_entry(None, checkpoint), report.records
+    )
+    db.session.commit()
     click.echo(
         f"Results: {report.records} records, {report.valid_records} valid; "
         f"{report.outcomes} outcomes, {report.valid_outcomes} valid; "
@@ -350,17 +359,8 @@ def audit_verify(checkpoint_file) -> None:
 
 
 def _check_checkpoint(checkpoint: Checkpoint) -> None:
-    if not checkpoint.signature_valid():
-        raise click.ClickException(
-            f"the checkpoint's signature is invalid: it was altered (the checkpoint of "
-            f"{checkpoint.created_at}, seq {checkpoint.seq})"
-        )
-    known = known_public_key(db.session, checkpoint.key_id)
-    if known != checkpoint.public_key:
-        raise click.ClickException(
-            f"the checkpoint was signed with key {checkpoint.key_id}, which this gateway does "
-            "not hold: it was made elsewhere, or the gateway's keys were replaced"
-        )
+    if problem := untrusted_because(db.session, checkpoint):
+        raise click.ClickException(problem)
 
 
 @audit_group.command("checkpoint")

@@ -7,8 +7,6 @@ everything here, change nothing) and is itself recorded in the auditors' trail
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import (
     Blueprint,
     Response,
@@ -29,7 +27,7 @@ from gateway.api.operations import api_spec
 from gateway.audit.export import FORMATS, MEDIA_TYPES, record_as_dict, unknown_outcome_cutoff
 from gateway.audit.manifest import ExportDigest
 from gateway.audit.person import person_report
-from gateway.audit.processing import processing_record
+from gateway.audit.processing import DEFAULT_PERIOD, processing_record
 from gateway.audit.queries import AuditQuery, api_actor, recent_queries, record_query
 from gateway.audit.search import MAX_PAGE, ExchangeFilter, FilterError, person_key, search
 from gateway.audit.withdrawals import check_withdrawals
@@ -40,8 +38,6 @@ from gateway.vault import vault_of
 
 SCOPE = "audit:read"
 MANIFEST_HEADER = "Gatehouse-Export-Manifest"
-#: The record of processing covers this much traffic unless asked otherwise.
-DEFAULT_PERIOD = timedelta(days=365)
 
 
 def search_exchanges():

@@ -7,6 +7,7 @@ a different reason: what a record or report holds, not how it is asked for.
 from __future__ import annotations
 
 from gateway.api.operations import api_spec
+from gateway.audit.queries import KINDS
 
 TIME = {"type": "string", "format": "date-time"}
 NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
@@ -213,16 +214,7 @@ AUDITORS_TRAIL = _object(
                     "id": NUMBER,
                     "at": TIME,
                     "actor": TEXT,
-                    "kind": {
-                        "enum": [
-                            "search",
-                            "export",
-                            "person_report",
-                            "processing_record",
-                            "withdrawal_check",
-                            "prune",
-                        ]
-                    },
+                    "kind": {"enum": list(KINDS)},
                     "parameters": {"type": "object"},
                     "result_count": NULLABLE_NUMBER,
                     "has_manifest": {"type": "boolean"},

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from gateway.audit.signing import SignedDocument
+from gateway.audit.signing import SignedDocument, known_public_key
 from gateway.audit.writer import chain_heads
 from gateway.db import Base, BigIntKey, UTCDateTime, utcnow
 from gateway.vault import Vault
@@ -59,3 +59,19 @@ def sign_checkpoint(
 def latest_checkpoint(session: Session) -> Checkpoint | None:
     document = session.scalar(select(CheckpointRow.document).order_by(CheckpointRow.id.desc()))
     return Checkpoint.from_json(document) if document else None
+
+
+def untrusted_because(session: Session, checkpoint: Checkpoint) -> str | None:
+    """Why ``checkpoint`` cannot be relied on (its signature, or a key this gateway does
+    not hold), or None when it can."""
+    if not checkpoint.signature_valid():
+        return (
+            f"the checkpoint's signature is invalid: it was altered (the checkpoint of "
+            f"{checkpoint.created_at}, seq {checkpoint.seq})"
+        )
+    if known_public_key(session, checkpoint.key_id) != checkpoint.public_key:
+        return (
+            f"the checkpoint was signed with key {checkpoint.key_id}, which this gateway does "
+            "not hold: it was made elsewhere, or the gateway's keys were replaced"
+        )
+    return None

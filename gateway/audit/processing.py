@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Text, cast, distinct, func, select
 from sqlalchemy.orm import Session, joinedload
@@ -21,6 +21,8 @@ from policies.taxonomy import covered_by_any
 
 #: Decisions under which data left the gateway.
 SENT = ("allow", "redact")
+#: The record covers this much traffic unless asked otherwise.
+DEFAULT_PERIOD = timedelta(days=365)
 
 
 @dataclass

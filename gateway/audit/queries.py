@@ -16,7 +16,15 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from gateway.db import Base, BigIntKey, UTCDateTime, utcnow
 
-KINDS = ("search", "export", "person_report", "processing_record", "withdrawal_check", "prune")
+KINDS = (
+    "search",
+    "export",
+    "person_report",
+    "processing_record",
+    "withdrawal_check",
+    "prune",
+    "verify",
+)
 
 
 class AuditQuery(Base):
@@ -65,5 +73,13 @@ def api_actor(kind: str, actor_id: str, label: str) -> str:
     return f"{prefix}:{actor_id} ({label})"
 
 
-def recent_queries(session: Session, limit: int = 100) -> list[AuditQuery]:
-    return list(session.scalars(select(AuditQuery).order_by(AuditQuery.id.desc()).limit(limit)))
+def recent_queries(
+    session: Session, limit: int = 100, kind: str | None = None, before: int | None = None
+) -> list[AuditQuery]:
+    """The trail newest first; only queries of ``kind``, only those older than id ``before``."""
+    statement = select(AuditQuery).order_by(AuditQuery.id.desc())
+    if kind is not None:
+        statement = statement.where(AuditQuery.kind == kind)
+    if before is not None:
+        statement = statement.where(AuditQuery.id < before)
+    return list(session.scalars(statement.limit(limit)))

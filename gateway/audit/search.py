@@ -25,6 +25,8 @@ from policies.subjects import subject_key
 
 DECISIONS = ("allow", "redact", "deny")
 MAX_PAGE = 1000
+#: What a cursor says: continue after this seq (oldest first) or before it (newest first).
+AFTER, BEFORE = "after", "before"
 #: Filters naming a vocabulary key: fideslang's dotted keys and our snake_case rule names.
 KEY_SYNTAX = {
     "purpose": re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)*"),
@@ -132,25 +134,30 @@ class Page:
     next_cursor: str | None
 
 
-def latest(session: Session, where: ExchangeFilter, limit: int = 100) -> list[ExchangeRecord]:
-    """The newest ``limit`` matching records, newest first (what a person reading the log
-    looks at first; :func:`search` pages through all of them in order)."""
-    statement = where.statement().order_by(None).order_by(ExchangeRecord.seq.desc())
-    return list(session.scalars(statement.limit(limit)))
-
-
 def search(
-    session: Session, where: ExchangeFilter, limit: int = 100, cursor: str | None = None
+    session: Session,
+    where: ExchangeFilter,
+    limit: int = 100,
+    cursor: str | None = None,
+    newest_first: bool = False,
 ) -> Page:
+    """A page of matching records in sequence order (the API's), or newest first (what a
+    person reading the log looks at first); ``cursor`` continues where a page ended."""
     if not 1 <= limit <= MAX_PAGE:
         raise FilterError(f"limit must be between 1 and {MAX_PAGE}")
-    after = _read_cursor(cursor)
-    records = list(
-        session.scalars(where.statement().where(ExchangeRecord.seq > after).limit(limit + 1))
-    )
+    direction = BEFORE if newest_first else AFTER
+    bound = _read_cursor(cursor, direction)
+    statement = where.statement()
+    if newest_first:
+        statement = statement.order_by(None).order_by(ExchangeRecord.seq.desc())
+        if bound is not None:
+            statement = statement.where(ExchangeRecord.seq < bound)
+    else:
+        statement = statement.where(ExchangeRecord.seq > (bound or 0))
+    records = list(session.scalars(statement.limit(limit + 1)))
     more = len(records) > limit
     records = records[:limit]
-    return Page(records, _make_cursor(records[-1].seq) if more else None)
+    return Page(records, _make_cursor(direction, records[-1].seq) if more else None)
 
 
 def iter_matching(
@@ -205,17 +212,17 @@ def _reasons_name_rule(rule: str):
     )
 
 
-def _make_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"after:{seq}".encode()).decode().rstrip("=")
+def _make_cursor(direction: str, seq: int) -> str:
+    return base64.urlsafe_b64encode(f"{direction}:{seq}".encode()).decode().rstrip("=")
 
 
-def _read_cursor(cursor: str | None) -> int:
+def _read_cursor(cursor: str | None, direction: str) -> int | None:
     if not cursor:
-        return 0
+        return None
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, seq = text.split(":")
-        if prefix != "after" or not (
+        if prefix != direction or not (
             seq.isascii() and seq.isdigit() and int(seq) <= BIGINT_RANGE[1]
         ):
             raise ValueError(text)

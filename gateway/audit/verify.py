@@ -59,6 +59,20 @@ class Report:
     def ok(self) -> bool:
         return not self.findings
 
+    def trail_entry(self, within: tuple[int, int] | None, checkpoint: Checkpoint | None) -> dict:
+        """What the auditors' trail keeps of this verification: the range asked for (none:
+        the whole log), the checkpoint the tail was checked against, and the counts."""
+        return {
+            "from_seq": within[0] if within else None,
+            "to_seq": within[1] if within else None,
+            "checkpoint_seq": checkpoint.seq if checkpoint else None,
+            "records": self.records,
+            "valid_records": self.valid_records,
+            "outcomes": self.outcomes,
+            "valid_outcomes": self.valid_outcomes,
+            "problems": len(self.findings),
+        }
+
 
 def verify(
     session: Session,
@@ -67,13 +81,17 @@ def verify(
     workers: int | None = None,
     chunk: int = CHUNK,
     anchor: Checkpoint | None = None,
+    within: tuple[int, int] | None = None,
 ) -> Report:
     """``workers``: how many ranges of ``chunk`` sequence numbers are checked at once,
     each on a connection of its own (default: one more than CPUs on a large log, else
-    one). ``anchor``: where retention pruning cut the log; the chains continue from it."""
+    one). ``anchor``: where retention pruning cut the log; the chains continue from it.
+    ``within``: check only the records with these first and last sequence numbers (and
+    their outcomes), each link against the stored hash before it; the tail is checked
+    against the checkpoint only when the checkpoint's record lies in that range."""
     report = Report()
     start = _start(anchor)
-    records, count = _ranges(session, ExchangeRecord.seq, chunk)
+    records, count = _ranges(session, ExchangeRecord.seq, chunk, within)
     if workers is None:
         # One more than CPUs: PostgreSQL renders a range while this process hashes another.
         workers = (os.cpu_count() or 1) + 1 if count >= PARALLEL_FROM else 1
@@ -83,6 +101,8 @@ def verify(
         results = _noting_outcomes(ranges, outcome_results)
         last_seq = _merge_records(session, report, results, on_progress, start)
     last_outcome = _merge_outcomes(report, outcome_results)
+    if checkpoint is not None and within is not None:
+        checkpoint = checkpoint if within[0] <= checkpoint.seq <= within[1] else None
     if checkpoint is not None and checkpoint.seq > start.seq:  # else: made before a prune
         _check_tail(session, report, checkpoint, last_seq, last_outcome)
     return report
@@ -109,10 +129,13 @@ def _start(anchor: Checkpoint | None) -> ChainStart:
     return ChainStart(anchor.seq, anchor.record_hash, anchor.outcome_seq, anchor.outcome_hash)
 
 
-def _ranges(session: Session, column, chunk: int) -> tuple[list[tuple[int, int]], int]:
-    first, last, count = session.execute(
-        select(func.min(column), func.max(column), func.count(column))
-    ).one()
+def _ranges(
+    session: Session, column, chunk: int, within: tuple[int, int] | None
+) -> tuple[list[tuple[int, int]], int]:
+    statement = select(func.min(column), func.max(column), func.count(column))
+    if within is not None:
+        statement = statement.where(column.between(*within))
+    first, last, count = session.execute(statement).one()
     if first is None:
         return [], 0
     return [(lo, min(lo + chunk - 1, last)) for lo in range(first, last + 1, chunk)], count

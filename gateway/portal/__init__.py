@@ -12,6 +12,10 @@ from flask import Flask, redirect, render_template, url_for
 from gateway.portal import (  # noqa: F401 (each adds its pages)
     access,
     apps,
+    audit_chain,
+    audit_reports,
+    audit_section,
+    audit_trail,
     catalog,
     exchanges,
     requests,

@@ -15,14 +15,18 @@ class NavItem:
     label: str
     permission: str
     order: int
+    #: Other pages of the section this entry opens (it is marked current on them too).
+    covers: tuple[str, ...] = ()
 
 
 _ITEMS: list[NavItem] = []
 
 
-def nav_item(endpoint: str, label: str, permission: str, order: int = 50) -> None:
+def nav_item(
+    endpoint: str, label: str, permission: str, order: int = 50, covers: tuple[str, ...] = ()
+) -> None:
     """Lists ``portal.<endpoint>`` in the navigation for actors holding ``permission``."""
-    _ITEMS.append(NavItem("portal." + endpoint, label, permission, order))
+    _ITEMS.append(NavItem("portal." + endpoint, label, permission, order, covers))
     _ITEMS.sort(key=lambda item: item.order)
 
 

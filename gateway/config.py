@@ -8,6 +8,7 @@ mode they are generated once and kept under the instance folder.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -136,6 +137,9 @@ class Config:
     #: The portal's address as people reach it, for links in notices (default the issuer).
     public_url: str = ""
     notifications: NotificationSettings = NotificationSettings()
+    #: The gateway's own outbound addresses (CIDRs): a call to an approved tool's API
+    #: from anywhere else bypasses the gateway (shadow-IT discovery).
+    egress_addresses: tuple[str, ...] = ()
 
     @property
     def portal_base_url(self) -> str:
@@ -189,6 +193,7 @@ class Config:
             oidc=_oidc_settings(env),
             public_url=env.url("PUBLIC_URL", NOTIFY_WEBHOOK_SCHEMES) or "",
             notifications=NotificationSettings.from_env(env),
+            egress_addresses=_networks(env, "EGRESS_ADDRESSES"),
         )
 
     @property
@@ -267,6 +272,20 @@ def _oidc_settings(env: _Env) -> OidcSettings | None:
         departments=env.string_map("OIDC_DEPARTMENTS"),
         name=env.text("OIDC_NAME", "") or OidcSettings.name,
     )
+
+
+def _networks(env: _Env, name: str) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDRs, each checked, kept in their normal form."""
+    networks = []
+    for part in env.text(name, "").split(","):
+        if part.strip():
+            try:
+                networks.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+            except ValueError:
+                raise ConfigError(
+                    f"{PREFIX}{name}: {part.strip()!r} is not an address or CIDR (203.0.113.0/28)"
+                ) from None
+    return tuple(networks)
 
 
 def _demo_secrets(instance_path: Path, env: _Env) -> dict[str, str]:

@@ -21,7 +21,12 @@ NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 def add_sample_tools(session) -> None:
     session.add_all(
         [
-            Tool(slug="mailchimp", name="Mailchimp", connector="mailchimp", status=ToolStatus.APPROVED),
+            Tool(
+                slug="mailchimp",
+                name="Mailchimp",
+                connector="mailchimp",
+                status=ToolStatus.APPROVED,
+            ),
             Tool(slug="hubspot", name="HubSpot", connector="hubspot", status=ToolStatus.SUSPENDED),
         ]
     )

@@ -57,7 +57,10 @@ def _scan(app, name: str, file_format: str, columns: dict, threshold: int = 3):
     with app.app_context():
         add_sample_tools(db.session)
         report = run_scan(
-            db.session, [(SAMPLES / name, file_format)], sample_context(db.session, columns), threshold
+            db.session,
+            [(SAMPLES / name, file_format)],
+            sample_context(db.session, columns),
+            threshold,
         )
         db.session.commit()
         return report
@@ -76,3 +79,39 @@ def test_each_format_reports_exactly_the_expected_findings(app, name, sniffed):
     assert file["malformed"] == malformed
     assert [bad["line"] for bad in file["malformed_samples"]] == bad_lines
     assert report.unknown == UNKNOWN_DOMAIN
+
+
+def test_card_expenses_report_spend_by_merchant(app):
+    report = _scan(app, "card_expenses.csv", "auto", {})
+    [file] = report.files
+    assert file["format"] == "expenses"
+    summary = {
+        (item["vendor"]["slug"], item["department"], item["state"], item["requests"])
+        + (tuple(item["users"]), tuple(item["kinds"]), tuple(item["spend"].items()))
+        for item in report.findings
+    }
+    assert summary == {
+        (
+            "hubspot",
+            "sales",
+            "suspended",
+            2,
+            ("carol@example.com",),
+            ("merchant",),
+            (("EUR", "2000.50"),),
+        ),
+        (
+            "hotjar",
+            "marketing",
+            "not_in_catalog",
+            1,
+            ("alice@example.com",),
+            ("merchant",),
+            (("EUR", "39.00"),),
+        ),
+    }
+    assert file["sanctioned"] == 1  # Mailchimp is approved: paying for it is expected
+    assert [bad["line"] for bad in file["malformed_samples"]] == [6, 11]
+    assert report.unknown == [
+        {"kind": "merchant", "name": "ACME WIDGETS SAAS", "hits": 3, "total_hits": 3}
+    ]

@@ -1,7 +1,8 @@
 """Which column of an export holds what: ``--columns host=dest_host,source=src_ip,...``.
 
 Without a mapping, a column is found by its usual names (``host``, ``dest_host``,
-``url``...; ``merchant``, ``description``...), compared case-insensitively.
+``url``...; ``merchant``, ``description``...), compared case-insensitively with spaces and hyphens read as underscores
+(``Merchant Name`` is ``merchant_name``).
 """
 
 from __future__ import annotations
@@ -46,11 +47,11 @@ def resolve(
     header: Sequence[str], wanted: Sequence[str], mapping: Mapping[str, str]
 ) -> dict[str, str]:
     """Field → the header's column for it; a mapped column missing from the header is refused."""
-    by_lower = {name.strip().lower(): name for name in header}
+    by_lower = {_normal(name): name for name in header}
     resolved: dict[str, str] = {}
     for field in wanted:
         if field in mapping:
-            column = by_lower.get(mapping[field].lower())
+            column = by_lower.get(_normal(mapping[field]))
             if column is None:
                 raise Invalid(f"--columns: the file has no column {mapping[field]!r} for {field}")
             resolved[field] = column
@@ -59,3 +60,7 @@ def resolve(
         if usual is not None:
             resolved[field] = usual
     return resolved
+
+
+def _normal(name: str) -> str:
+    return "_".join(name.strip().lower().replace("-", " ").split())

@@ -22,7 +22,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 class DepartmentMap:
     def __init__(self, networks: list[tuple[Network, str]]) -> None:
         self.networks = sorted(networks, key=lambda pair: -pair[0].prefixlen)
-        self.of_address = lru_cache(maxsize=65536)(self._of_address)
+        self.of_address = lru_cache(maxsize=16384)(self._of_address)
 
     @classmethod
     def empty(cls) -> DepartmentMap:

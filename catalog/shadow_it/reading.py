@@ -55,6 +55,9 @@ class LogReader:
         self._known = known
         self._raw: io.BufferedReader | None = None
         self.line_count = 0
+        #: bytes of text read (decompressed), for a pipe whose position cannot be asked
+        self.bytes_read = 0
+        self._seekable = True
         self.head_digest: str | None = None
         self.digest: str | None = None
         #: the earlier scan whose lines this log starts with, once that is certain
@@ -67,16 +70,18 @@ class LogReader:
     @property
     def position(self) -> int:
         """Bytes of the file read so far (compressed bytes for a gzip file)."""
-        if self._raw is None:
-            return 0
+        if self._raw is None or not self._seekable:
+            return self.bytes_read
         return self.size if self._raw.closed else self._raw.tell()
 
     def lines(self) -> Iterator[tuple[int, str]]:
         hasher, head = hashlib.sha256(), hashlib.sha256()
         head_size = 0
         with open(self.path, "rb") as self._raw:
+            self._seekable = self._raw.seekable()
             for line in open_text_bytes(self.path, self._raw):
                 self.line_count += 1
+                self.bytes_read += len(line)
                 hasher.update(line)
                 if self.head_digest is None:
                     head.update(line[: HEAD_BYTES - head_size])

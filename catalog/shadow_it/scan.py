@@ -39,9 +39,9 @@ class ScanContext:
     since: datetime | None = None
 
     def __post_init__(self) -> None:
-        self.match_host = lru_cache(maxsize=65536)(self.index.by_host)
-        self.match_merchant = lru_cache(maxsize=65536)(self.index.by_merchant)
-        self.domain_of = lru_cache(maxsize=65536)(registrable_domain)
+        self.match_host = lru_cache(maxsize=16384)(self.index.by_host)
+        self.match_merchant = lru_cache(maxsize=16384)(self.index.by_merchant)
+        self.domain_of = lru_cache(maxsize=16384)(registrable_domain)
 
 
 @dataclass

@@ -27,8 +27,9 @@ def generated_log(count: int):
     """Squid lines with many clients, users, paths and unknown domains."""
     for number in range(count):
         host = HOSTS[number % 4] if number % 5 else f"cdn{number % 47}.unknown-{number % 89}.net"
+        client = f"10.{number % 4}.{number % 29}.{number % 31}"
         yield (
-            f"{1793610000 + number / 10:.3f} {number % 300} 10.{number % 4}.{number % 29}.{number % 31} "
+            f"{1793610000 + number / 10:.3f} {number % 300} {client} "
             f"TCP_MISS/200 {number % 9000} GET https://{host}/p/{number} u{number % 4001} "
             "HIER_DIRECT/198.51.100.9 text/html\n"
         ).encode()

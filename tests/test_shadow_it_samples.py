@@ -86,8 +86,15 @@ def test_card_expenses_report_spend_by_merchant(app):
     [file] = report.files
     assert file["format"] == "expenses"
     summary = {
-        (item["vendor"]["slug"], item["department"], item["state"], item["requests"])
-        + (tuple(item["users"]), tuple(item["kinds"]), tuple(item["spend"].items()))
+        (
+            item["vendor"]["slug"],
+            item["department"],
+            item["state"],
+            item["requests"],
+            tuple(item["users"]),
+            tuple(item["kinds"]),
+            tuple(item["spend"].items()),
+        )
         for item in report.findings
     }
     assert summary == {

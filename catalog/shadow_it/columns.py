@@ -1,8 +1,8 @@
 """Which column of an export holds what: ``--columns host=dest_host,source=src_ip,...``.
 
 Without a mapping, a column is found by its usual names (``host``, ``dest_host``,
-``url``...; ``merchant``, ``description``...), compared case-insensitively with spaces and hyphens read as underscores
-(``Merchant Name`` is ``merchant_name``).
+``url``...; ``merchant``, ``description``...), compared case-insensitively with spaces
+and hyphens read as underscores (``Merchant Name`` is ``merchant_name``).
 """
 
 from __future__ import annotations

@@ -249,4 +249,10 @@ def request_prefill(finding: Finding) -> dict[str, str | list[str]]:
             prefill["connector"] = vendor.connector
     if finding.department:
         prefill["departments"] = [finding.department]
+    prefill["justification"] = (
+        f"Already in use: shadow-IT finding #{finding.id} saw {finding.requests} "
+        f"{'payments' if finding.kinds == ['merchant'] else 'requests'} from "
+        f"{finding.department or 'an unknown department'} between "
+        f"{finding.first_seen:%Y-%m-%d} and {finding.last_seen:%Y-%m-%d}."
+    )
     return prefill

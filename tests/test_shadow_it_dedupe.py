@@ -154,3 +154,22 @@ def _request(name: str, website: str, status: RequestStatus) -> ToolRequest:
         status=status,
         requester_label="alice@example.com",
     )
+
+
+def test_hostile_lines_are_stored_safely_or_counted_malformed(app, tmp_path):
+    export = tmp_path / "export.csv"
+    long_host = ".".join(["a" * 60] * 5) + ".com"
+    export.write_bytes(
+        b"time,src_ip,dest_host,department\n"
+        + b"2026-11-02T09:00:00Z,10.1.0.5,insights.hotjar.com,"
+        + b"d" * 100
+        + b"\n"
+        + b"2026-11-02T09:00:01Z,10.1.0.5,app.\x00hotjar.com,growth\n"
+        + f"2026-11-02T09:00:02Z,10.1.0.5,{long_host},growth\n".encode()
+        + b"2026-11-02T09:00:03Z,10.1.0.5,\xff\xfe.example.com,growth\n"
+    )
+    report = _scan(app, export)
+    assert [(f["vendor"]["slug"], f["department"]) for f in report.findings] == [
+        ("hotjar", "d" * 64)
+    ]
+    assert report.files[0]["events"] + report.files[0]["malformed"] == 4

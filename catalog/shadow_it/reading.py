@@ -89,7 +89,7 @@ class LogReader:
                     if head_size >= HEAD_BYTES:
                         self._head_complete(head.hexdigest())
                 self._compare(hasher)
-                yield self.line_count, line.decode("utf-8", "replace")
+                yield self.line_count, _text(line)
             if self.head_digest is None:
                 self._head_complete(head.hexdigest())
                 self._compare(hasher)
@@ -109,3 +109,9 @@ class LogReader:
     def undecided(self, line: int) -> bool:
         """Whether ``line`` may yet turn out to have been counted by an earlier scan."""
         return self.head_digest is None or line <= self.boundary
+
+
+def _text(line: bytes) -> str:
+    """The line as text; bytes that are not UTF-8, and NULs (which no database column
+    stores), become U+FFFD."""
+    return line.decode("utf-8", "replace").replace("\x00", "\ufffd")

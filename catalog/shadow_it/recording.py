@@ -197,7 +197,7 @@ def _fold_unknown(
         if row is None and entry.hits < threshold:
             continue
         if row is None:
-            row = UnknownName(kind=kind, name=name[:253], hits=0, first_seen=entry.first)
+            row = UnknownName(kind=kind, name=name, hits=0, first_seen=entry.first)
             row.last_seen = entry.last
             session.add(row)
         row.hits += entry.hits

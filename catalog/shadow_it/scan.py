@@ -22,10 +22,16 @@ from catalog.shadow_it.formats import ParseOptions, parser_for, sniff
 from catalog.shadow_it.models import CatalogState
 from catalog.shadow_it.reading import KnownLog, LogReader, first_lines
 from catalog.shadow_it.tally import FindingTally, Tally
-from connectors.saas_vendors import VendorIndex, registrable_domain
+from connectors.saas_vendors import Vendor, VendorIndex, registrable_domain
 
 #: how often (in lines) the progress callback hears of the bytes read
 PROGRESS_EVERY = 4096
+#: an unknown merchant name is kept up to this length (the column's)
+MERCHANT_LENGTH = 253
+#: a department named by the evidence is kept up to this length (the column's)
+DEPARTMENT_LENGTH = 64
+#: longer is no DNS name
+DOMAIN_LENGTH = 253
 
 
 @dataclass
@@ -42,6 +48,7 @@ class ScanContext:
         self.match_host = lru_cache(maxsize=16384)(self.index.by_host)
         self.match_merchant = lru_cache(maxsize=16384)(self.index.by_merchant)
         self.domain_of = lru_cache(maxsize=16384)(registrable_domain)
+        self.is_gateway = lru_cache(maxsize=16384)(self.states.is_gateway)
 
 
 @dataclass
@@ -98,37 +105,49 @@ def _count(tally: Tally, item: Event | Malformed, context: ScanContext) -> None:
         return
     moment = item.time or context.now
     tally.saw(item.time)
-    if item.host is not None:
-        match = context.match_host(item.host)
-        if match is None:
-            _unknown_host(tally, item.host, moment, context)
-            return
-        vendor, kind = match.vendor, match.kind
-    else:
-        vendor, kind = context.match_merchant(item.merchant), "merchant"
-        if vendor is None:
-            tally.unknown_name("merchant", " ".join(item.merchant.upper().split()), moment)
-            return
+    found = _vendor(tally, item, moment, context)
+    if found is None:
+        return
+    vendor, kind = found
     standing = context.states.of(vendor.slug)
     state = standing.state
     if state == APPROVED:
-        if kind != "api" or item.source is None or context.states.is_gateway(item.source):
+        if kind != "api" or item.source is None or context.is_gateway(item.source):
             tally.sanctioned += 1
             return
         state = CatalogState.BYPASSING
     department = item.department or context.departments.of_address(item.source or "") or ""
-    key = (vendor.slug, department)
+    key = (vendor.slug, department[:DEPARTMENT_LENGTH])
     finding = tally.findings.get(key)
     if finding is None:
         finding = tally.findings[key] = FindingTally(
-            vendor.slug, vendor.name, department, state, standing.tool_slug, standing.request_id
+            vendor.slug, vendor.name, key[1], state, standing.tool_slug, standing.request_id
         )
     finding.add(item, kind, moment)
 
 
+def _vendor(
+    tally: Tally, item: Event, moment: datetime, context: ScanContext
+) -> tuple[Vendor, str] | None:
+    """The vendor the event reached and what it reached (web, app, api or merchant);
+    None, with the name counted as unknown, if no vendor claims it."""
+    if item.host is not None:
+        match = context.match_host(item.host)
+        if match is None:
+            _unknown_host(tally, item.host, moment, context)
+            return None
+        return match.vendor, match.kind
+    vendor = context.match_merchant(item.merchant)
+    if vendor is None:
+        merchant = " ".join(item.merchant.upper().split())[:MERCHANT_LENGTH]
+        tally.unknown_name("merchant", merchant, moment)
+        return None
+    return vendor, "merchant"
+
+
 def _unknown_host(tally: Tally, host: str, moment: datetime, context: ScanContext) -> None:
     domain = context.domain_of(host)
-    if domain is None:
+    if domain is None or len(domain) > DOMAIN_LENGTH:
         tally.no_domain += 1
     else:
         tally.unknown_name("domain", domain, moment)

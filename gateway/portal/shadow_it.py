@@ -82,4 +82,4 @@ def mark_finding(finding_id: int):
     flash(
         f"{finding.vendor_name} ({finding.department or 'no department'}) is {status}.", "success"
     )
-    return redirect(request.form.get("back") or url_for("portal.shadow_it"))
+    return redirect(url_for("portal.shadow_it") + f"#finding-{finding.id}")

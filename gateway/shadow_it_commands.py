@@ -24,6 +24,7 @@ from catalog.shadow_it.findings import (
     finding_as_dict,
     get_finding,
     set_status,
+    unknown_as_dict,
     unknown_names,
 )
 from catalog.shadow_it.formats import FORMATS, ParseOptions
@@ -234,21 +235,12 @@ def mark(finding_id: int, status: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def unknown(as_json) -> None:
     """Domains and merchants no vendor claims, seen often: for IT to classify."""
-    rows = [
-        {
-            "kind": r.kind,
-            "name": r.name,
-            "hits": r.hits,
-            "first_seen": r.first_seen.isoformat(),
-            "last_seen": r.last_seen.isoformat(),
-            "status": r.status.value,
-        }
-        for r in unknown_names(db.session)
-    ]
+    rows = [unknown_as_dict(row) for row in unknown_names(db.session)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
         click.echo(
-            f"{row['kind']:8} {row['name']}  {row['hits']} times, last {row['last_seen'][:10]}"
+            f"#{row['id']} {row['kind']:8} {row['name']}  {row['hits']} times, "
+            f"last {row['last_seen'][:10]} ({row['status']})"
         )

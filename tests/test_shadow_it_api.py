@@ -76,10 +76,26 @@ def test_pages_filters_marks_and_exports(app, gateway, scanned):
     assert len(as_json) == 4
 
     unknown = _api(gateway, token, "GET", "/shadow-it/unknown").json()["items"]
-    assert {(u["kind"], u["name"], u["hits"]) for u in unknown} == {
-        ("domain", "unknownsaas.io", 3),
+    assert [(u["kind"], u["name"], u["hits"]) for u in unknown] == [
         ("merchant", "ACME WIDGETS SAAS", 3),
-    }
+        ("domain", "unknownsaas.io", 3),
+    ]
+    acme = unknown[0]["id"]
+    classified = _api(
+        gateway, token, "PATCH", f"/shadow-it/unknown/{acme}", json={"status": "ignored"}
+    )
+    assert classified.json()["status"] == "ignored"
+    unknown = _api(gateway, token, "GET", "/shadow-it/unknown").json()["items"]
+    assert [(u["name"], u["status"]) for u in unknown] == [
+        ("unknownsaas.io", "new"),
+        ("ACME WIDGETS SAAS", "ignored"),
+    ]
+    assert (
+        _api(
+            gateway, token, "PATCH", "/shadow-it/unknown/999", json={"status": "known"}
+        ).status_code
+        == 404
+    )
 
 
 def test_refusals_are_problem_documents(app, gateway, scanned):

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from catalog.shadow_it.models import Finding
+from catalog.shadow_it.models import Finding, UnknownName
 from catalog.shadow_it.recording import run_scan
 from gateway.db import db
 from tests.people import csrf_token, make_user, signed_in
@@ -85,3 +85,16 @@ def test_marketing_cannot_see_findings(app, reviewer):
     marketer = signed_in(app, make_user(app, "m@example.com", "marketer", ("marketing",)))
     assert marketer.get("/portal/shadow-it").status_code == 403
     assert "Shadow IT" not in marketer.get("/portal/").get_data(as_text=True)
+
+
+def test_classifying_an_unknown_domain(app, reviewer):
+    with app.app_context():
+        [unknown] = db.session.query(UnknownName).all()
+    answer = reviewer.post(
+        f"/portal/shadow-it/unknown/{unknown.id}/status",
+        data={"status": "known", "csrf_token": csrf_token(reviewer)},
+    )
+    assert answer.status_code == 302
+    page = reviewer.get("/portal/shadow-it").get_data(as_text=True)
+    row = re.search(rf'<tr id="unknown-{unknown.id}">(.*?)</tr>', page, re.S).group(1)
+    assert "unknownsaas.io" in row and "badge-finding-known" in row

@@ -146,8 +146,53 @@ def set_status(
 
 
 def unknown_names(session: Session, limit: int = 200) -> list[UnknownName]:
-    query = select(UnknownName).order_by(UnknownName.hits.desc(), UnknownName.name)
+    """The unknown names, the most frequent first; those IT ignored last."""
+    ignored = UnknownName.status == FindingStatus.IGNORED
+    query = select(UnknownName).order_by(ignored, UnknownName.hits.desc(), UnknownName.name)
     return list(session.scalars(query.limit(limit)))
+
+
+def get_unknown(session: Session, unknown_id: int) -> UnknownName:
+    found = session.get(UnknownName, unknown_id) if 0 < unknown_id <= MAX_FINDING_ID else None
+    if found is None:
+        raise NotFound(f"no unknown name {unknown_id}")
+    return found
+
+
+def set_unknown_status(
+    session: Session, actor: Actor, source: str, unknown: UnknownName, status: str
+) -> UnknownName:
+    """IT classifies an unknown name: known (looked at: not a SaaS tool, or dealt with),
+    ignored (listed last from now on), or new again."""
+    _check_choice("status", status, FindingStatus)
+    if not status:
+        raise Invalid("status is required", [{"pointer": "/status", "message": "required"}])
+    before = {"status": unknown.status.value}
+    unknown.status = FindingStatus(status)
+    record_change(
+        session,
+        actor,
+        source,
+        "shadow_it_unknown",
+        unknown.id,
+        f"{unknown.name} ({unknown.kind})",
+        "updated",
+        before,
+        {"status": unknown.status.value},
+    )
+    return unknown
+
+
+def unknown_as_dict(row: UnknownName) -> dict:
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "name": row.name,
+        "hits": row.hits,
+        "first_seen": row.first_seen.isoformat(),
+        "last_seen": row.last_seen.isoformat(),
+        "status": row.status.value,
+    }
 
 
 def money(spend: dict) -> dict[str, str]:

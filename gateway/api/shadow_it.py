@@ -17,7 +17,10 @@ from catalog.shadow_it.findings import (
     finding_as_dict,
     findings_page,
     get_finding,
+    get_unknown,
     set_status,
+    set_unknown_status,
+    unknown_as_dict,
     unknown_names,
 )
 from catalog.shadow_it.models import CatalogState, FindingStatus
@@ -92,28 +95,28 @@ STATUS_CHANGE = api_spec.schema(
         "properties": {"status": _STATUS},
     },
 )
+UNKNOWN = api_spec.schema(
+    "ShadowItUnknown",
+    {
+        "type": "object",
+        "required": ["id", "kind", "name", "hits", "status"],
+        "properties": {
+            "id": {"type": "integer"},
+            "kind": {"enum": ["domain", "merchant"]},
+            "name": {"type": "string"},
+            "hits": {"type": "integer"},
+            "first_seen": _TIME,
+            "last_seen": _TIME,
+            "status": _STATUS,
+        },
+    },
+)
 UNKNOWN_LIST = api_spec.schema(
     "ShadowItUnknownList",
     {
         "type": "object",
         "required": ["items"],
-        "properties": {
-            "items": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["kind", "name", "hits"],
-                    "properties": {
-                        "kind": {"enum": ["domain", "merchant"]},
-                        "name": {"type": "string"},
-                        "hits": {"type": "integer"},
-                        "first_seen": _TIME,
-                        "last_seen": _TIME,
-                        "status": _STATUS,
-                    },
-                },
-            }
-        },
+        "properties": {"items": {"type": "array", "items": UNKNOWN}},
     },
 )
 FILTERS = (
@@ -233,21 +236,30 @@ def register(bp: Blueprint) -> None:
         "/shadow-it/unknown",
         guard,
         summary="Domains and merchant names no vendor claims, seen often, for IT to classify",
+        description="The most frequent first; those IT ignored last.",
         permission=PERMISSION,
-        answers={200: ("The most frequent first", UNKNOWN_LIST)},
+        answers={200: ("The unknown names", UNKNOWN_LIST)},
         tag=TAG,
     )
     def list_shadow_it_unknown():
-        return jsonify(
-            items=[
-                {
-                    "kind": row.kind,
-                    "name": row.name,
-                    "hits": row.hits,
-                    "first_seen": row.first_seen.isoformat(),
-                    "last_seen": row.last_seen.isoformat(),
-                    "status": row.status.value,
-                }
-                for row in unknown_names(db.session)
-            ]
-        )
+        return jsonify(items=[unknown_as_dict(row) for row in unknown_names(db.session)])
+
+    @api_spec.operation(
+        bp,
+        "PATCH",
+        "/shadow-it/unknown/{unknown_id}",
+        guard,
+        summary="Classify an unknown name: known, ignored (listed last), or new again",
+        permission=PERMISSION,
+        path_schemas={"unknown_id": {"type": "integer", "minimum": 1}},
+        body=STATUS_CHANGE,
+        answers={200: ("The unknown name as classified", UNKNOWN)},
+        tag=TAG,
+    )
+    def patch_shadow_it_unknown(unknown_id: str):
+        body = inputs.json_body()
+        inputs.check_body(body, "ShadowItStatusChange")
+        unknown = get_unknown(db.session, inputs.path_id(unknown_id, "unknown name"))
+        set_unknown_status(db.session, current_actor(), SOURCE, unknown, body["status"])
+        db.session.commit()
+        return jsonify(unknown_as_dict(unknown))

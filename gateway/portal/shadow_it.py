@@ -14,8 +14,10 @@ from catalog.shadow_it.findings import (
     finding_as_dict,
     findings_page,
     get_finding,
+    get_unknown,
     request_prefill,
     set_status,
+    set_unknown_status,
     unknown_names,
 )
 from catalog.shadow_it.models import CatalogState, Finding, FindingStatus
@@ -83,3 +85,14 @@ def mark_finding(finding_id: int):
         f"{finding.vendor_name} ({finding.department or 'no department'}) is {status}.", "success"
     )
     return redirect(url_for("portal.shadow_it") + f"#finding-{finding.id}")
+
+
+@bp.post("/shadow-it/unknown/<int:unknown_id>/status")
+@access.page(PERMISSION)
+def mark_unknown(unknown_id: int):
+    unknown = get_unknown(db.session, unknown_id)
+    status = request.form.get("status", "")
+    set_unknown_status(db.session, g.actor, SOURCE, unknown, status)
+    db.session.commit()
+    flash(f"{unknown.name} is {status}.", "success")
+    return redirect(url_for("portal.shadow_it") + "#unknown-title")

@@ -32,7 +32,7 @@ def scanned(app):
 def test_a_reviewer_turns_a_finding_into_a_request(app, page, scanned):
     sign_in(page, *REVIEWER)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Shadow IT").click()
-    assert page.locator("table.shadow-findings tbody tr").count() == 4
+    assert page.locator("#findings tbody tr").count() == 4
     assert "unknownsaas.io" in page.locator("body").inner_text()
     axe(page)
     screenshot(page, "shadow-it-findings")
@@ -64,7 +64,7 @@ def test_a_reviewer_turns_a_finding_into_a_request(app, page, scanned):
     assert "HubSpot (sales) is ignored." in page.locator(".flash").inner_text()
     page.get_by_label("Status").select_option("new")
     page.get_by_role("button", name="Filter").click()
-    assert "HubSpot" not in page.locator("table.shadow-findings").inner_text()
+    assert "HubSpot" not in page.locator("#findings").inner_text()
     axe(page)
     with app.app_context():
         hubspot = db.session.query(Finding).filter_by(vendor_slug="hubspot").one()

@@ -23,7 +23,9 @@ from catalog.shadow_it.findings import (
     export_findings,
     finding_as_dict,
     get_finding,
+    get_unknown,
     set_status,
+    set_unknown_status,
     unknown_as_dict,
     unknown_names,
 )
@@ -229,6 +231,21 @@ def mark(finding_id: int, status: str) -> None:
         raise Refused(refusal.message) from refusal
     db.session.commit()
     click.echo(f"Finding #{finding.id} ({finding.vendor_name}) is {status}.")
+
+
+@shadow_it_group.command("classify")
+@click.argument("unknown_id", type=int)
+@click.argument("status", type=click.Choice([s.value for s in FindingStatus]))
+def classify(unknown_id: int, status: str) -> None:
+    """Mark an unknown name (see `unknown`) known, ignored (listed last), or new again."""
+    try:
+        unknown = get_unknown(db.session, unknown_id)
+        actor = Actor.for_operator("shadow-it classify")
+        set_unknown_status(db.session, actor, "cli", unknown, status)
+    except CatalogRefusal as refusal:
+        raise Refused(refusal.message) from refusal
+    db.session.commit()
+    click.echo(f"{unknown.name} is {status}.")
 
 
 @shadow_it_group.command("unknown")

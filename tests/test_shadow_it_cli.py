@@ -74,8 +74,14 @@ def test_scan_list_mark_and_export(shadow_cli, tmp_path):
     as_json = json.loads(shadow_cli("shadow-it", "export", "--state", "suspended").stdout)
     assert [item["vendor"]["slug"] for item in as_json] == ["hubspot"]
 
-    unknown = shadow_cli("shadow-it", "unknown")
-    assert "unknownsaas.io  3 times" in unknown.stdout
+    [unknown] = json.loads(shadow_cli("shadow-it", "unknown", "--json").stdout)
+    assert (unknown["name"], unknown["hits"], unknown["status"]) == ("unknownsaas.io", 3, "new")
+    classified = shadow_cli("shadow-it", "classify", str(unknown["id"]), "known")
+    assert classified.returncode == 0, classified.stderr
+    assert (
+        "unknownsaas.io  3 times, last 2026-11-02 (known)"
+        in shadow_cli("shadow-it", "unknown").stdout
+    )
 
 
 @pytest.mark.parametrize(
@@ -104,3 +110,4 @@ def test_a_file_of_no_known_format_is_refused(app, tmp_path):
     assert refused.exit_code == 2
     assert "cannot tell the format from the first lines" in refused.output
     assert runner.invoke(shadow_it_group, ["mark", "999", "known"]).exit_code == 2
+    assert runner.invoke(shadow_it_group, ["classify", "999", "known"]).exit_code == 2

@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/verify_range.py
 	$(BIN)/python bench/api_key_auth.py
 	$(BIN)/python bench/vendor_lookup.py
+	$(BIN)/python bench/shadow_it_scan.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -33,6 +33,7 @@ from gateway.oauth.apps import register_app
 from gateway.oauth.clients import KNOWN_SCOPES
 from gateway.policy_simulation import simulate
 from gateway.server import serve_with_gunicorn
+from gateway.shadow_it_commands import shadow_it_group
 from gateway.snapshots import snapshots_of
 from gateway.users_commands import users_group
 from gateway.vault import vault_of
@@ -63,6 +64,7 @@ cli.add_command(audit_group)
 cli.add_command(history_group)
 cli.add_command(notices_group)
 cli.add_command(users_group)
+cli.add_command(shadow_it_group)
 
 
 @cli.command("serve")

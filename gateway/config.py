@@ -8,6 +8,7 @@ mode they are generated once and kept under the instance folder.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -140,6 +141,9 @@ class Config:
     notifications: NotificationSettings = NotificationSettings()
     #: The bearer token a scrape of ``/metrics`` must send (None: open to whoever reaches it).
     metrics_token: str | None = None
+    #: The gateway's own outbound addresses (CIDRs): a call to an approved tool's API
+    #: from anywhere else bypasses the gateway (shadow-IT discovery).
+    egress_addresses: tuple[str, ...] = ()
 
     @property
     def portal_base_url(self) -> str:
@@ -194,6 +198,7 @@ class Config:
             public_url=env.url("PUBLIC_URL", NOTIFY_WEBHOOK_SCHEMES) or "",
             notifications=NotificationSettings.from_env(env),
             metrics_token=_metrics_token(env),
+            egress_addresses=_networks(env, "EGRESS_ADDRESSES"),
         )
 
     @property
@@ -282,6 +287,20 @@ def _oidc_settings(env: _Env) -> OidcSettings | None:
         departments=env.string_map("OIDC_DEPARTMENTS"),
         name=env.text("OIDC_NAME", "") or OidcSettings.name,
     )
+
+
+def _networks(env: _Env, name: str) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDRs, each checked, kept in their normal form."""
+    networks = []
+    for part in env.text(name, "").split(","):
+        if part.strip():
+            try:
+                networks.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+            except ValueError:
+                raise ConfigError(
+                    f"{PREFIX}{name}: {part.strip()!r} is not an address or CIDR (203.0.113.0/28)"
+                ) from None
+    return tuple(networks)
 
 
 def _demo_secrets(instance_path: Path, env: _Env) -> dict[str, str]:

@@ -41,6 +41,12 @@ def test_the_waits_for_the_database_are_set_from_the_environment():
     assert (config.database_timeout, config.audit_timeout) == (1.5, 2.0)
 
 
+def test_the_gateways_egress_addresses_are_networks():
+    config = Config.from_env({**SECRETS, "GATEHOUSE_EGRESS_ADDRESSES": "203.0.113.7, 10.9.0.1/24"})
+    assert config.egress_addresses == ("203.0.113.7/32", "10.9.0.0/24")
+    assert Config.from_env(SECRETS).egress_addresses == ()
+
+
 def test_notices_go_nowhere_unless_configured():
     config = Config.from_env(SECRETS)
     assert config.notifications.channels == ()
@@ -93,6 +99,7 @@ def test_notice_channels_and_links_come_from_the_environment():
         ("NOTIFY_TIMEOUT", "0", "GATEHOUSE_NOTIFY_TIMEOUT must be at least 0.1"),
         ("METRICS_TOKEN", "short", "GATEHOUSE_METRICS_TOKEN must be at least 16 printable"),
         ("METRICS_TOKEN", "a token with spaces", "GATEHOUSE_METRICS_TOKEN must be at least 16"),
+        ("EGRESS_ADDRESSES", "10.0.0.0/8,gateway", "GATEHOUSE_EGRESS_ADDRESSES: 'gateway' is not"),
     ],
 )
 def test_bad_values_name_the_variable(name, value, message):

@@ -11,6 +11,7 @@ from gateway.api import (
     grants,
     history,
     inputs,
+    shadow_it,
     tool_requests,
     tools,
     users,
@@ -29,6 +30,7 @@ history.register(bp)
 tool_requests.register(bp)
 apps.register(bp)
 users.register(bp)
+shadow_it.register(bp)
 
 
 @api_spec.operation(

@@ -21,6 +21,7 @@ from gateway.portal import (  # noqa: F401 (each adds its pages)
     requests,
     reviews,
     set_password,
+    shadow_it,
     sign_in,
     single_sign_on,
     tools_admin,

@@ -28,6 +28,8 @@ from gateway.portal.taxonomy_choices import data_category_groups, data_use_group
 
 SOURCE = "portal"
 LIST_FIELDS = ("purposes", "data_categories", "departments")
+#: fields a link may fill in ahead (shadow-IT's "request this tool")
+PREFILLED = ("vendor_name", "website", "category", "connector", "justification")
 
 nav_item("new_request", "Request a tool", "requests:write", 20)
 nav_item("my_requests", "My requests", "requests:write", 30)
@@ -111,7 +113,10 @@ def _request_form(typed: dict, errors: list[dict] | None = None, found=None, sta
 @access.page("requests:write")
 def new_request():
     mine = [department.slug for department in _departments_offered()]
-    return _request_form({"urgency": "normal", "departments": mine if len(mine) == 1 else []})[0]
+    typed = {"urgency": "normal", "departments": mine if len(mine) == 1 else []}
+    typed.update({name: request.args[name] for name in PREFILLED if request.args.get(name)})
+    typed.update({name: request.args.getlist(name) for name in LIST_FIELDS if name in request.args})
+    return _request_form(typed)[0]
 
 
 @bp.post("/requests/new")

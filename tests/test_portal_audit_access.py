@@ -10,10 +10,13 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from catalog.shadow_it.models import Finding, UnknownName
+from catalog.shadow_it.recording import run_scan
 from gateway.db import Base, db
 from gateway.oauth.models import Client
 from tests.people import csrf_token, make_user, signed_in
 from tests.requesting import new_request
+from tests.shadow_it_catalog import SAMPLES, sample_context
 from tests.test_audit import logged  # noqa: F401  (the fixture)
 
 AUDIT_PAGES = (
@@ -37,7 +40,8 @@ FORM = re.compile(r"<form\b[^>]*>", re.IGNORECASE)
 
 @pytest.fixture
 def existing(logged) -> dict[str, str]:  # noqa: F811
-    """A tool request, an app with a key and a user, for the paths that name one."""
+    """A tool request, an app with a key, a user and shadow-IT findings, for the paths that
+    name one."""
     marketer_id = make_user(logged, "mia@example.com", "marketer", ("growth",))
     marketer = signed_in(logged, marketer_id)
     header = {"X-CSRFToken": csrf_token(marketer)}
@@ -45,6 +49,12 @@ def existing(logged) -> dict[str, str]:  # noqa: F811
     assert filed.status_code == 201, filed.json
     with logged.app_context():
         app_id = db.session.scalar(select(Client.id))
+        run_scan(
+            db.session, [(SAMPLES / "squid_access.log", "auto")], sample_context(db.session), 3
+        )
+        db.session.commit()
+        finding_id = db.session.scalar(select(Finding.id).limit(1))
+        unknown_id = db.session.scalar(select(UnknownName.id).limit(1))
     key = marketer.post(f"/api/v1/apps/{app_id}/keys", json={"name": "k"}, headers=header)
     assert key.status_code == 201, key.json
     return {
@@ -52,6 +62,8 @@ def existing(logged) -> dict[str, str]:  # noqa: F811
         "app_id": str(app_id),
         "key_id": key.json["key"]["key_id"],
         "user_id": str(marketer_id),
+        "finding_id": str(finding_id),
+        "unknown_id": str(unknown_id),
     }
 
 

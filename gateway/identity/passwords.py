@@ -23,8 +23,6 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _unknown_account(), password) and bool(
-            password_hash
-        )
+        return _hasher.verify(password_hash or _unknown_account(), password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False

@@ -7,6 +7,10 @@ NODE_STAMP := tests/node/node_modules/.installed-stamp
 # Ports of `make run`: the gateway and portal, and the sandbox vendors beside it
 PORT ?= 8080
 SANDBOX_PORT ?= 9001
+# The suite waits more than it computes (servers starting, CLI subprocesses, timeouts), so
+# four workers overlap the waits even on two cores; a file's tests stay on one worker,
+# which keeps module-scoped servers started once. PYTEST_ARGS= runs it in one process.
+PYTEST_ARGS ?= -n 4 --dist loadfile
 
 .PHONY: run test bench lint format clean
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 from cryptography.fernet import Fernet
-from sqlalchemy import delete, text
+from sqlalchemy import create_engine, delete, make_url, text
 from werkzeug.serving import make_server
 
 from catalog.declarative import apply_document
@@ -49,12 +49,32 @@ def database_url(tmp_path_factory) -> str:
     url = os.environ.get("GATEHOUSE_TEST_DATABASE_URL")
     if not url:
         return f"sqlite:///{tmp_path_factory.mktemp('db') / 'gatehouse.db'}"
+    url = _database_of_this_worker(url)
     engine = make_engine(url)
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
     engine.dispose()
     return url
+
+
+def _database_of_this_worker(url: str) -> str:
+    """Under pytest-xdist each worker gets a database of its own, named after the given one
+    (``test`` → ``test_gw0``), created on first use."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    given = make_url(url)
+    own = given.set(database=f"{given.database}_{worker}")
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": own.database}
+        ).first()
+        if exists is None:
+            connection.execute(text(f'CREATE DATABASE "{own.database}"'))
+    engine.dispose()
+    return own.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")

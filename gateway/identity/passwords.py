@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
-#: Verified against when the account does not exist, so both cost the same time.
-_UNKNOWN_ACCOUNT = _hasher.hash("no such account")
+
+
+@cache
+def _unknown_account() -> str:
+    """Verified against when the account does not exist, so both cost the same time.
+    Made on first use: hashing takes ~0.3 s, which every command would pay at import."""
+    return _hasher.hash("no such account")
 
 
 def hash_password(password: str) -> str:
@@ -16,6 +23,6 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _UNKNOWN_ACCOUNT, password) and bool(password_hash)
+        return _hasher.verify(password_hash or _unknown_account(), password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False

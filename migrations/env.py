@@ -7,7 +7,8 @@ from sqlalchemy import create_engine
 
 # Imported for their side effect: each registers its tables on the metadata.
 import catalog.history
-import catalog.models  # noqa: F401
+import catalog.models
+import catalog.usage_models  # noqa: F401
 import gateway.audit.checkpoints
 import gateway.audit.models
 import gateway.audit.queries

@@ -13,6 +13,7 @@ from gateway.api import (
     inputs,
     tool_requests,
     tools,
+    usage,
     users,
 )
 from gateway.api.auth import guard
@@ -29,6 +30,7 @@ history.register(bp)
 tool_requests.register(bp)
 apps.register(bp)
 users.register(bp)
+usage.register(bp)
 
 
 @api_spec.operation(

@@ -29,6 +29,7 @@ PERMISSIONS = {
     "audit:read": "the auditor's role; search, export and report on the exchange log",
     "consent:write": "record consent events",
     "consent:read": "read a person's consent states",
+    "usage:read": "read usage reports and the housekeeping lists",
 }
 
 #: Departments do not limit these roles: they see and act across the company.
@@ -37,8 +38,15 @@ COMPANY_WIDE = frozenset({Role.IT_REVIEWER, Role.ADMIN, Role.AUDITOR})
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.MARKETER: frozenset({"catalog:read", "requests:write", "apps:write"}),
     Role.IT_REVIEWER: frozenset(
-        {"catalog:read", "requests:write", "reviews:write", "history:read", "apps:write"}
+        {
+            "catalog:read",
+            "requests:write",
+            "reviews:write",
+            "history:read",
+            "apps:write",
+            "usage:read",
+        }
     ),
     Role.ADMIN: frozenset(PERMISSIONS) - {"audit:read"},
-    Role.AUDITOR: frozenset({"catalog:read", "history:read", "audit:read"}),
+    Role.AUDITOR: frozenset({"catalog:read", "history:read", "audit:read", "usage:read"}),
 }

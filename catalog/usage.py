@@ -218,3 +218,18 @@ def _split(session: Session, query: UsageQuery, model, extra):
     key = getattr(model, query.by)
     statement = select(key, extra, func.sum(model.calls)).where(*_where(model, query))
     return session.execute(statement.group_by(key, extra)).all()
+
+
+def calls_per_day(session: Session, query: UsageQuery) -> dict[str, list[int]]:
+    """Calls per tool on each day of the range (a list per tool, one count a day, in
+    order of days): the series of the dashboard's "calls over time" chart."""
+    days = (query.until - query.since).days + 1
+    statement = (
+        select(UsageDaily.tool, UsageDaily.day, func.sum(UsageDaily.calls))
+        .where(*_where(UsageDaily, query))
+        .group_by(UsageDaily.tool, UsageDaily.day)
+    )
+    series: dict[str, list[int]] = {}
+    for tool, day, calls in session.execute(statement):
+        series.setdefault(tool or "(unknown)", [0] * days)[(day - query.since).days] = int(calls)
+    return dict(sorted(series.items()))

@@ -26,7 +26,7 @@ from gateway.usage_commands import report_group
 from gateway.vault import vault_of
 from policies.decision import Decision, Reason, Verdict
 from tests.conftest import apply, get_token, register_test_app
-from tests.people import make_user
+from tests.people import make_user, signed_in
 
 MONTH_START = date(2026, 10, 1)
 DAYS = 31
@@ -39,8 +39,8 @@ PEOPLE = [f"{n:064x}" for n in range(1, 41)]
 SINCE, UNTIL = "2026-10-03", "2026-10-28"
 
 
-def _draft(rng: random.Random, number: int) -> ExchangeDraft:
-    started = datetime.combine(MONTH_START, datetime.min.time(), UTC) + timedelta(
+def _draft(rng: random.Random, number: int, first_day: date) -> ExchangeDraft:
+    started = datetime.combine(first_day, datetime.min.time(), UTC) + timedelta(
         days=rng.randrange(DAYS), seconds=rng.randrange(86_400)
     )
     keys = sorted(rng.sample(PEOPLE, rng.randrange(0, 5)))
@@ -75,12 +75,19 @@ def _result(rng: random.Random) -> Result:
     )
 
 
-def seed(app, rng: random.Random, first: int, count: int, pending: list[int]) -> None:
+def seed(
+    app,
+    rng: random.Random,
+    first: int,
+    count: int,
+    pending: list[int],
+    first_day: date = MONTH_START,
+) -> None:
     """Writes ``count`` exchanges through the log's writer, as the proxy does: refusals
     in one write, the others opened then mostly completed; some stay pending."""
     log = app.extensions["gatehouse.proxy"].log
     for number in range(first, first + count):
-        draft, roll = _draft(rng, number), rng.random()
+        draft, roll = _draft(rng, number, first_day), rng.random()
         if roll < 0.25:
             rules = rng.sample(RULES, rng.randrange(1, 3))
             decision = Decision(Verdict.DENY, tuple(Reason(rule, "no") for rule in rules))
@@ -316,17 +323,17 @@ def test_housekeeping_lists_idle_tools_grants_apps_and_what_falls_due(app, gatew
         app,
         {
             "tools": [
-                _tool(
+                catalog_tool(
                     "mailchimp",
                     review_due=today + timedelta(days=10),
                     seats=5,
                     contract_volume=1000,
                 ),
-                _tool("hubspot", review_due=today - timedelta(days=3)),
+                catalog_tool("hubspot", review_due=today - timedelta(days=3)),
             ],
             "grants": [
-                _grant("growth", "mailchimp", today + timedelta(days=20)),
-                _grant("brand", "hubspot", None),
+                catalog_grant("growth", "mailchimp", today + timedelta(days=20)),
+                catalog_grant("brand", "hubspot", None),
             ],
         },
     )
@@ -369,7 +376,7 @@ def test_housekeeping_lists_idle_tools_grants_apps_and_what_falls_due(app, gatew
     assert "Approved tools without traffic for 30 days: 1" in result.output
 
 
-def _tool(slug: str, **more) -> dict:
+def catalog_tool(slug: str, **more) -> dict:
     fields = {
         key: value.isoformat() if isinstance(value, date) else value for key, value in more.items()
     }
@@ -384,8 +391,21 @@ def _tool(slug: str, **more) -> dict:
     }
 
 
-def _grant(department: str, tool: str, expires: date | None) -> dict:
+def catalog_grant(department: str, tool: str, expires: date | None) -> dict:
     grant = {"department": department, "tool": tool, "purposes": ["marketing.communications.email"]}
     if expires:
         grant["expires"] = expires.isoformat()
     return grant
+
+
+def test_the_portal_dashboard_and_lists_need_usage_read(app):
+    marketer = make_user(app, "mia@example.com", Role.MARKETER, departments=("growth",))
+    reviewer = make_user(app, "ian@example.com", Role.IT_REVIEWER)
+    assert signed_in(app, marketer).get("/portal/usage").status_code == 403
+    client = signed_in(app, reviewer)
+    page = client.get("/portal/usage?since=2026-10-05&until=2026-10-01")
+    assert page.status_code == 400
+    assert "since must not be after until" in page.get_data(as_text=True)
+    assert client.get("/portal/usage?since=soon").status_code == 400
+    assert client.get("/portal/usage/housekeeping?days=0").status_code == 400
+    assert client.get("/portal/usage/housekeeping").status_code == 200

@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/consent_lookup.py
 	$(BIN)/python bench/audit_log.py
 	$(BIN)/python bench/api_key_auth.py
+	$(BIN)/python bench/usage_report.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

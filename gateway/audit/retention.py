@@ -6,6 +6,9 @@ sits among the removed ones). Before deleting, it signs an *anchor*: a checkpoin
 both chains exactly at the cut. Verification then starts from the latest anchor
 instead of the beginning, so everything kept is still proven, and a record removed
 any other way is still reported missing.
+
+The usage aggregates fold in the records first (their counts outlive the records);
+the people they name for days before the cut are forgotten with them.
 """
 
 from __future__ import annotations

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -48,14 +47,37 @@ def refresh_usage(session: Session) -> tuple[int, int]:
     """Folds in every record and completion written since the last refresh; returns how
     many of each. The caller commits (which releases the lock)."""
     last_seq, last_outcome_seq = _lock_watermark(session)
-    records, last_seq = _fold_records(session, last_seq)
-    completions, last_outcome_seq = _fold_completions(session, last_outcome_seq)
+    deltas = _Deltas()
+    records, last_seq = _fold_records(session, last_seq, deltas)
+    completions, last_outcome_seq = _fold_completions(session, last_outcome_seq, deltas)
+    deltas.write(session)
     session.execute(
         update(UsageWatermark)
         .where(UsageWatermark.id == _WATERMARK_ID)
         .values(last_seq=last_seq, last_outcome_seq=last_outcome_seq)
     )
     return records, completions
+
+
+class _Deltas:
+    """What a refresh adds, summed per key over all it reads, then written once (a chunk
+    of records spreads over nearly as many keys as it has records)."""
+
+    def __init__(self) -> None:
+        self.daily: dict[Key, Counter] = {}
+        self.latency, self.categories, self.refusals = Counter(), Counter(), Counter()
+
+    def counts(self, key: Key) -> Counter:
+        found = self.daily.get(key)
+        if found is None:
+            found = self.daily[key] = Counter()
+        return found
+
+    def write(self, session: Session) -> None:
+        _add(session, UsageDaily.__table__, _rows(self.daily))
+        _add(session, UsageLatency.__table__, _counted(self.latency, "bucket"))
+        _add(session, UsageCategory.__table__, _counted(self.categories, "category"))
+        _add(session, UsageRefusal.__table__, _counted(self.refusals, "rule"))
 
 
 def purge_people_before(session: Session, day: date) -> None:
@@ -108,7 +130,7 @@ _RECORD_COLUMNS = (
 )
 
 
-def _fold_records(session: Session, after: int) -> tuple[int, int]:
+def _fold_records(session: Session, after: int, deltas: _Deltas) -> tuple[int, int]:
     folded = 0
     while True:
         rows = session.execute(
@@ -119,19 +141,19 @@ def _fold_records(session: Session, after: int) -> tuple[int, int]:
         ).all()
         if not rows:
             return folded, after
-        _fold_decisions(session, rows, after, rows[-1].seq)
+        _fold_decisions(session, rows, after, rows[-1].seq, deltas)
         folded += len(rows)
         after = rows[-1].seq
 
 
-def _fold_decisions(session: Session, rows: list, low: int, high: int) -> None:
-    """Decision facts of records ``low < seq <= high``, and the people they sent."""
+def _fold_decisions(session: Session, rows: list, low: int, high: int, deltas: _Deltas) -> None:
+    """Decision facts of records ``low < seq <= high``; the people they sent are
+    written at once (their rows are many, and need no summing)."""
     subjects = _subjects(session, low, high)
-    daily: dict[Key, Counter] = {}
-    categories, refusals, people = Counter(), Counter(), set()
+    categories, refusals, people = deltas.categories, deltas.refusals, set()
     for row in rows:
         key = _key(row)
-        counts = daily.setdefault(key, Counter())
+        counts = deltas.counts(key)
         counts["calls"] += 1
         if row.decision not in _FORWARDED:
             counts["denied"] += 1
@@ -144,9 +166,6 @@ def _fold_decisions(session: Session, rows: list, low: int, high: int) -> None:
         stripped = set(row.categories_stripped or ())
         categories.update((*key, c) for c in set(row.data_categories or ()) - stripped)
         people.update((*key, subject) for subject in sent)
-    _add(session, UsageDaily.__table__, _rows(daily))
-    _add(session, UsageCategory.__table__, _counted(categories, "category"))
-    _add(session, UsageRefusal.__table__, _counted(refusals, "rule"))
     _add_people(session, people)
 
 
@@ -186,7 +205,7 @@ _OUTCOME_COLUMNS = (
 )
 
 
-def _fold_completions(session: Session, after: int) -> tuple[int, int]:
+def _fold_completions(session: Session, after: int, deltas: _Deltas) -> tuple[int, int]:
     folded = 0
     while True:
         rows = session.execute(
@@ -197,25 +216,22 @@ def _fold_completions(session: Session, after: int) -> tuple[int, int]:
         ).all()
         if not rows:
             return folded, after
-        _fold_outcomes(session, rows)
+        _fold_outcomes(rows, deltas)
         folded += len(rows)
         after = rows[-1].outcome_seq
 
 
-def _fold_outcomes(session: Session, rows: list) -> None:
-    daily: dict[Key, Counter] = {}
-    latency = Counter()
+def _fold_outcomes(rows: list, deltas: _Deltas) -> None:
+    latency = deltas.latency
     for row in rows:
         key = _key(row)
-        counts = daily.setdefault(key, Counter())
+        counts = deltas.counts(key)
         counts["completed"] += 1
         counts["bytes_out"] += row.bytes_out or 0
         if row.decision in _FORWARDED and _vendor_failed(row):
             counts["vendor_errors"] += 1
         if row.latency_ms is not None:
             latency[(*key, latency_bucket(row.latency_ms))] += 1
-    _add(session, UsageDaily.__table__, _rows(daily))
-    _add(session, UsageLatency.__table__, _counted(latency, "bucket"))
 
 
 def vendor_failed(upstream_status: int | None, error: str | None) -> bool:
@@ -245,39 +261,63 @@ def _counted(counter: Counter, name: str) -> list[dict]:
 
 def _add(session: Session, table: Table, rows: list[dict]) -> None:
     """Adds each row's counts to the stored row with its key (creating it if new)."""
-    if not rows:
-        return
     keys = [column.name for column in table.primary_key.columns]
     counts = [column.name for column in table.columns if column.name not in keys]
-    for group in _same_columns(rows, counts):
-        statement = _insert(session, table)
-        statement = statement.on_conflict_do_update(
-            index_elements=keys,
-            set_={name: table.c[name] + statement.excluded[name] for name in counts},
-        )
-        session.execute(statement, group)
-
-
-def _same_columns(rows: list[dict], counts: list[str]) -> Iterable[list[dict]]:
-    """Every row with every count column (zero where it had none), in batches."""
-    filled = [{**dict.fromkeys(counts, 0), **row} for row in rows]
-    for start in range(0, len(filled), 5000):
-        yield filled[start : start + 5000]
+    rows = [{**dict.fromkeys(counts, 0), **row} for row in rows]
+    _upsert(session, table, rows, keys, counts)
 
 
 def _add_people(session: Session, people: set[tuple]) -> None:
-    if not people:
-        return
     rows = [
         {"day": day, "tool": tool, "department": department, "app": app, "subject_key": key}
         for day, tool, department, app, key in people
     ]
     keys = [column.name for column in UsagePerson.__table__.primary_key.columns]
-    for start in range(0, len(rows), 5000):
-        statement = _insert(session, UsagePerson.__table__).on_conflict_do_nothing(
-            index_elements=keys
-        )
-        session.execute(statement, rows[start : start + 5000])
+    _upsert(session, UsagePerson.__table__, rows, keys, [])
+
+
+def _upsert(session: Session, table: Table, rows: list[dict], keys: list, counts: list) -> None:
+    """Inserts ``rows``; on a key already stored, adds ``counts`` to it (or, with none,
+    leaves it). PostgreSQL gets each column as one array (a statement per 50,000 rows,
+    cheap to plan and send); SQLite, in the same process, the rows one by one."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        for start in range(0, len(rows), 50_000):
+            _upsert_arrays(session, table, rows[start : start + 50_000], keys, counts)
+        return
+    statement = sqlite.insert(table)
+    if counts:
+        added = {name: table.c[name] + statement.excluded[name] for name in counts}
+        statement = statement.on_conflict_do_update(index_elements=keys, set_=added)
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=keys)
+    session.execute(statement, rows)
+
+
+def _upsert_arrays(session: Session, table: Table, rows: list[dict], keys: list, counts: list):
+    columns = [*keys, *counts]
+    arrays = ", ".join(
+        f"CAST(:{name} AS {_ARRAY_TYPES[type(table.c[name].type).__name__]})" for name in columns
+    )
+    on_conflict = (
+        "DO UPDATE SET " + ", ".join(f"{n} = {table.name}.{n} + EXCLUDED.{n}" for n in counts)
+        if counts
+        else "DO NOTHING"
+    )
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608 - our own names
+        f"SELECT * FROM unnest({arrays}) ON CONFLICT ({', '.join(keys)}) {on_conflict}"
+    )
+    session.execute(text(sql), {name: [row[name] for row in rows] for name in columns})
+
+
+_ARRAY_TYPES = {
+    "Date": "date[]",
+    "String": "text[]",
+    "Integer": "integer[]",
+    "BigInteger": "bigint[]",
+}
 
 
 def _insert(session: Session, table: Table):

@@ -23,6 +23,7 @@ its ``public`` schema is dropped and rebuilt: never point it at a database you k
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import os
@@ -58,7 +59,8 @@ _COLUMNS = (
 
 
 def person(number: int) -> str:
-    return f"{number:064x}"
+    """A subject key like the gateway's (a hex SHA-256 digest)."""
+    return hashlib.sha256(number.to_bytes(8)).hexdigest()
 
 
 def _rows(first: int, count: int, first_day: date, rng: random.Random):

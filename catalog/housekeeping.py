@@ -213,7 +213,7 @@ def _contract_use(session: Session, tool: Tool, since: date, today: date) -> Con
         ).where(*daily)
     ).one()
     people = session.scalar(
-        select(func.count(distinct(UsagePerson.subject_key))).where(
+        select(func.count(distinct(UsagePerson.person))).where(
             UsagePerson.tool == tool.slug, UsagePerson.day >= since, UsagePerson.day <= today
         )
     )

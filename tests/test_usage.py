@@ -5,6 +5,7 @@ from the exchange log itself; then the housekeeping lists and the bad inputs."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -35,7 +36,8 @@ DEPARTMENTS = ("growth", "brand", None)
 APPS = ("app-news", "app-crm", "app-ads", None)
 CATEGORIES = ("user.contact.email", "user.name", "user.contact.phone_number", "user.demographic")
 RULES = ("consent.missing", "grant.category", "grant.purpose", "transfer.basis")
-PEOPLE = [f"{n:064x}" for n in range(1, 41)]
+#: Subject keys as the gateway makes them: hex HMAC-SHA256 digests.
+PEOPLE = [hashlib.sha256(str(n).encode()).hexdigest() for n in range(1, 41)]
 SINCE, UNTIL = "2026-10-03", "2026-10-28"
 
 
@@ -293,6 +295,7 @@ def test_retention_keeps_the_counts_and_forgets_the_people(app, gateway, reader)
         ({"since": "2026-13-01"}, "since is wrong"),
         ({"since": "2026-10-05", "until": "2026-10-01"}, "must not be after until"),
         ({"by": "colour"}, "by"),
+        ({"since": "2000-01-01", "until": "2026-01-01"}, "at most 3660 days before until"),
     ],
 )
 def test_bad_report_parameters_are_explained(gateway, reader, params, words):

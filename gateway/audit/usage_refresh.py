@@ -31,6 +31,7 @@ from catalog.usage_models import (
     UsagePerson,
     UsageRefusal,
     UsageWatermark,
+    person_number,
 )
 from gateway.audit.models import ExchangeRecord, ExchangeSubject
 from gateway.db import utcnow
@@ -165,7 +166,7 @@ def _fold_decisions(session: Session, rows: list, low: int, high: int, deltas: _
         counts["bytes_in"] += row.bytes_in or 0
         stripped = set(row.categories_stripped or ())
         categories.update((*key, c) for c in set(row.data_categories or ()) - stripped)
-        people.update((*key, subject) for subject in sent)
+        people.update((*key, person_number(subject)) for subject in sent)
     _add_people(session, people)
 
 
@@ -269,8 +270,8 @@ def _add(session: Session, table: Table, rows: list[dict]) -> None:
 
 def _add_people(session: Session, people: set[tuple]) -> None:
     rows = [
-        {"day": day, "tool": tool, "department": department, "app": app, "subject_key": key}
-        for day, tool, department, app, key in people
+        {"day": day, "tool": tool, "department": department, "app": app, "person": person}
+        for day, tool, department, app, person in people
     ]
     keys = [column.name for column in UsagePerson.__table__.primary_key.columns]
     _upsert(session, UsagePerson.__table__, rows, keys, [])

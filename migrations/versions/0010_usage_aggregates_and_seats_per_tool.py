@@ -57,12 +57,12 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('day', 'tool', 'department', 'app', 'bucket', name=op.f('pk_usage_latency'))
     )
     op.create_table('usage_people',
-    sa.Column('subject_key', sa.String(length=64), nullable=False),
+    sa.Column('person', sa.BigInteger(), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('tool', sa.String(length=64), nullable=False),
     sa.Column('department', sa.String(length=64), nullable=False),
     sa.Column('app', sa.String(length=64), nullable=False),
-    sa.PrimaryKeyConstraint('day', 'tool', 'department', 'app', 'subject_key', name=op.f('pk_usage_people'))
+    sa.PrimaryKeyConstraint('day', 'tool', 'department', 'app', 'person', name=op.f('pk_usage_people'))
     )
     op.create_table('usage_refusals',
     sa.Column('rule', sa.String(length=100), nullable=False),

@@ -28,6 +28,7 @@ from gateway.vault import vault_of
 from policies.decision import Decision, Reason, Verdict
 from tests.conftest import apply, get_token, register_test_app
 from tests.people import make_user, signed_in
+from tests.test_catalog_api import call, tokens  # noqa: F401 (fixture)
 
 MONTH_START = date(2026, 10, 1)
 DAYS = 31
@@ -412,3 +413,14 @@ def test_the_portal_dashboard_and_lists_need_usage_read(app):
     assert client.get("/portal/usage?since=soon").status_code == 400
     assert client.get("/portal/usage/housekeeping?days=0").status_code == 400
     assert client.get("/portal/usage/housekeeping").status_code == 200
+
+
+def test_seats_and_contract_volume_are_tool_details(gateway, tokens):  # noqa: F811
+    changes = {"seats": 4, "contract_volume": 20000}
+    answer = call(gateway, tokens["reviewer-bot"], "PATCH", "/tools/mailchimp", json=changes)
+    assert answer.status_code == 200, answer.text
+    history = call(gateway, tokens["admin-bot"], "GET", "/history?object_id=mailchimp").json()
+    assert history["items"][0]["after"] == changes
+    refused = call(gateway, tokens["reviewer-bot"], "PATCH", "/tools/mailchimp", json={"seats": -2})
+    assert refused.status_code == 422
+    assert "/seats" in [error["pointer"] for error in refused.json()["errors"]]

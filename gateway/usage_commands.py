@@ -40,8 +40,13 @@ COLUMNS = (
 
 
 @report_group.command("usage")
-@click.option("--since", type=_DAY, help="First UTC day, YYYY-MM-DD (default: 29 days ago).")
-@click.option("--until", type=_DAY, help="Last UTC day, YYYY-MM-DD (default: today).")
+@click.option(
+    "--since",
+    type=_DAY,
+    metavar="YYYY-MM-DD",
+    help="First UTC day (default: 29 days before --until).",
+)
+@click.option("--until", type=_DAY, metavar="YYYY-MM-DD", help="Last UTC day (default: today).")
 @click.option("--by", type=click.Choice(GROUPINGS), default="tool", show_default=True)
 @click.option("--tool", help="Only this tool (slug).")
 @click.option("--department", help="Only this department (slug).")
@@ -71,7 +76,7 @@ def report_usage(since, until, by, tool, department, app, as_json, as_csv) -> No
         _write_csv([*report.rows, report.total])
     else:
         click.echo(f"Usage {query.since} to {query.until}, by {query.by}")
-        _write_table([*report.rows, report.total])
+        _write_table([*report.rows, report.total], query.by)
 
 
 @report_group.command("housekeeping")
@@ -115,12 +120,15 @@ def _write_csv(rows: list[UsageRow]) -> None:
         writer.writerow(cell(row, column) for column in COLUMNS)
 
 
-def _write_table(rows: list[UsageRow]) -> None:
-    shown = COLUMNS[:-2]
-    table = [list(shown), *([cell(row, c) or "-" for c in shown] for row in rows)]
-    widths = [max(len(line[i]) for line in table) for i in range(len(shown))]
+def _write_table(rows: list[UsageRow], by: str) -> None:
+    shown = COLUMNS[1:-2]
+    table = [[by, *shown]]
+    table += [[row.key or "(unknown)", *(cell(row, c) or "-" for c in shown)] for row in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     for line in table:
-        click.echo("  ".join(text.rjust(width) for text, width in zip(line, widths, strict=True)))
+        first, *rest = line
+        numbers = (text.rjust(width) for text, width in zip(rest, widths[1:], strict=True))
+        click.echo("  ".join([first.ljust(widths[0]), *numbers]))
 
 
 def _said(error: Invalid) -> str:

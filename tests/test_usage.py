@@ -21,6 +21,7 @@ from catalog.usage_models import LATENCY_BOUNDS_MS, UsagePerson
 from gateway.audit.log import ExchangeDraft, Result
 from gateway.audit.models import ExchangeRecord, ExchangeSubject
 from gateway.audit.retention import prune
+from gateway.audit.usage_refresh import _Deltas, _fold_completions, refresh_usage
 from gateway.db import db
 from gateway.identity.roles import Role
 from gateway.usage_commands import report_group
@@ -424,3 +425,19 @@ def test_seats_and_contract_volume_are_tool_details(gateway, tokens):  # noqa: F
     refused = call(gateway, tokens["reviewer-bot"], "PATCH", "/tools/mailchimp", json={"seats": -2})
     assert refused.status_code == 422
     assert "/seats" in [error["pointer"] for error in refused.json()["errors"]]
+
+
+def test_a_completion_waits_until_its_record_is_folded_in(app):
+    """A record written (and completed) after a refresh read the records counts as
+    completed only once it counts as a call: the outcome scan stops before it."""
+    log = app.extensions["gatehouse.proxy"].log
+    drafts = [ExchangeDraft(request_id=f"order-{n}", method="GET", path="/x") for n in (1, 2)]
+    first, second = (log.open(draft, Decision(Verdict.ALLOW)) for draft in drafts)
+    log.complete(second, Result(status=200, latency_ms=4))
+    log.complete(first, Result(status=200, latency_ms=4))
+    with app.app_context():
+        deltas = _Deltas()
+        assert _fold_completions(db.session, 0, first, deltas) == (0, 0)
+        assert refresh_usage(db.session) == (2, 2)
+        db.session.commit()
+        assert refresh_usage(db.session) == (0, 0)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter
 from datetime import UTC, date, datetime
+from itertools import takewhile
 
 from sqlalchemy import Table, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -50,7 +51,7 @@ def refresh_usage(session: Session) -> tuple[int, int]:
     last_seq, last_outcome_seq = _lock_watermark(session)
     deltas = _Deltas()
     records, last_seq = _fold_records(session, last_seq, deltas)
-    completions, last_outcome_seq = _fold_completions(session, last_outcome_seq, deltas)
+    completions, last_outcome_seq = _fold_completions(session, last_outcome_seq, last_seq, deltas)
     deltas.write(session)
     session.execute(
         update(UsageWatermark)
@@ -194,6 +195,7 @@ def _rules(reasons: list[dict] | None) -> set[str]:
 
 _OUTCOME_COLUMNS = (
     ExchangeRecord.outcome_seq,
+    ExchangeRecord.seq,
     ExchangeRecord.started_at,
     ExchangeRecord.tool,
     ExchangeRecord.department,
@@ -206,7 +208,12 @@ _OUTCOME_COLUMNS = (
 )
 
 
-def _fold_completions(session: Session, after: int, deltas: _Deltas) -> tuple[int, int]:
+def _fold_completions(
+    session: Session, after: int, through_seq: int, deltas: _Deltas
+) -> tuple[int, int]:
+    """Completions in their order, up to the first of a record not folded in yet (one
+    written since the records were read): the next refresh goes on from there, so no
+    call ever counts as completed before it counts as a call."""
     folded = 0
     while True:
         rows = session.execute(
@@ -215,11 +222,14 @@ def _fold_completions(session: Session, after: int, deltas: _Deltas) -> tuple[in
             .order_by(ExchangeRecord.outcome_seq)
             .limit(CHUNK)
         ).all()
-        if not rows:
+        known = list(takewhile(lambda row: row.seq <= through_seq, rows))
+        _fold_outcomes(known, deltas)
+        folded += len(known)
+        if not known:
             return folded, after
-        _fold_outcomes(rows, deltas)
-        folded += len(rows)
-        after = rows[-1].outcome_seq
+        after = known[-1].outcome_seq
+        if len(known) < len(rows):
+            return folded, after
 
 
 def _fold_outcomes(rows: list, deltas: _Deltas) -> None:

@@ -62,8 +62,15 @@ def upgrade() -> None:
     sa.Column('tool', sa.String(length=64), nullable=False),
     sa.Column('department', sa.String(length=64), nullable=False),
     sa.Column('app', sa.String(length=64), nullable=False),
-    sa.PrimaryKeyConstraint('day', 'tool', 'department', 'app', 'person', name=op.f('pk_usage_people'))
+    sa.PrimaryKeyConstraint('day', 'person', 'tool', 'department', 'app', name=op.f('pk_usage_people'))
     )
+    for name, columns in (
+        ('ix_usage_people_tool_person', ['tool', 'person', 'day']),
+        ('ix_usage_people_department_person', ['department', 'person', 'day']),
+        ('ix_usage_people_app_person', ['app', 'person', 'day']),
+        ('ix_usage_people_person', ['person', 'day']),
+    ):
+        op.create_index(name, 'usage_people', columns, unique=False)
     op.create_table('usage_refusals',
     sa.Column('rule', sa.String(length=100), nullable=False),
     sa.Column('calls', sa.BigInteger(), nullable=False),

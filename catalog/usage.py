@@ -227,10 +227,9 @@ def _people(session: Session, query: UsageQuery, *key):
     if session.get_bind().dialect.name != "postgresql":
         return session.execute(statement).all()
     session.execute(text("SET LOCAL enable_hashagg = off"))
-    try:
-        return session.execute(statement).all()
-    finally:
-        session.execute(text("RESET enable_hashagg"))
+    counted = session.execute(statement).all()
+    session.execute(text("RESET enable_hashagg"))
+    return counted
 
 
 def _split(session: Session, query: UsageQuery, model, extra):

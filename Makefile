@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/api_key_auth.py
 	$(BIN)/python bench/vendor_lookup.py
 	$(BIN)/python bench/shadow_it_scan.py
+	$(BIN)/python bench/usage_report.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -81,6 +81,8 @@ _TOOL_KEYS = {
     "spec": ("inline_spec", _same),
     "iab_vendor_id": ("iab_vendor_id", _same),
     "retention": ("retention", _same),
+    "seats": ("seats", _same),
+    "contract_volume": ("contract_volume", _same),
 }
 
 
@@ -176,6 +178,8 @@ def _export_tool(tool: Tool) -> dict:
         "iab_vendor_id": tool.iab_vendor_id,
         "data_subjects": list(tool.data_subjects) or None,
         "retention": tool.retention,
+        "seats": tool.seats,
+        "contract_volume": tool.contract_volume,
         "credentials": dict(tool.credential_sources) or None,
         "spec": tool.inline_spec,
     }

@@ -79,6 +79,14 @@ def _vendor_id(value: Any) -> int:
     return value
 
 
+def _count(value: Any) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 2**31 - 1:
+        raise ValueError("must be a whole number, 0 or more")
+    return value
+
+
 def _flag(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError("must be true or false")
@@ -99,6 +107,8 @@ EDITABLE: dict[str, Callable[[Any], Any]] = {
     "retention": _text(200),
     "iab_vendor_id": _vendor_id,
     "data_subjects": _data_subjects,
+    "seats": _count,
+    "contract_volume": _count,
 }
 #: Fields that may be emptied (given as None); the others always hold a value.
 CLEARABLE = frozenset(EDITABLE) - {"name", "allow_private_network", "data_subjects"}

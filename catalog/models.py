@@ -83,6 +83,10 @@ class Tool(Base):
     data_subjects: Mapped[list[str]] = mapped_column(JSON, default=list)
     #: How long the vendor keeps the data, as IT recorded it (free text).
     retention: Mapped[str | None] = mapped_column(String(200))
+    #: Seats (vendor logins) the contract pays for, to compare with the apps that call it.
+    seats: Mapped[int | None]
+    #: People per month the contract allows (contacts, profiles), to compare with use.
+    contract_volume: Mapped[int | None]
     #: Vendor credentials, encrypted by the vault; never returned by any API.
     credentials_encrypted: Mapped[str | None] = mapped_column(Text)
     #: Where each credential came from (``from-env:NAME``), so export can write it back.

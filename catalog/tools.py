@@ -35,6 +35,8 @@ TRACKED_FIELDS = (
     "iab_vendor_id",
     "data_subjects",
     "retention",
+    "seats",
+    "contract_volume",
     "inline_spec",
 )
 

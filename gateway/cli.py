@@ -35,6 +35,7 @@ from gateway.policy_simulation import simulate
 from gateway.server import serve_with_gunicorn
 from gateway.shadow_it_commands import shadow_it_group
 from gateway.snapshots import snapshots_of
+from gateway.usage_commands import report_group
 from gateway.users_commands import users_group
 from gateway.vault import vault_of
 from policies.policy import PolicyError, load_policy
@@ -65,6 +66,7 @@ cli.add_command(history_group)
 cli.add_command(notices_group)
 cli.add_command(users_group)
 cli.add_command(shadow_it_group)
+cli.add_command(report_group)
 
 
 @cli.command("serve")

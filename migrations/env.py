@@ -8,7 +8,8 @@ from sqlalchemy import create_engine
 # Imported for their side effect: each registers its tables on the metadata.
 import catalog.history
 import catalog.models
-import catalog.shadow_it.models  # noqa: F401
+import catalog.shadow_it.models
+import catalog.usage_models  # noqa: F401
 import gateway.audit.checkpoints
 import gateway.audit.models
 import gateway.audit.queries

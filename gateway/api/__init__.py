@@ -14,6 +14,7 @@ from gateway.api import (
     shadow_it,
     tool_requests,
     tools,
+    usage,
     users,
 )
 from gateway.api.auth import guard
@@ -31,6 +32,7 @@ tool_requests.register(bp)
 apps.register(bp)
 users.register(bp)
 shadow_it.register(bp)
+usage.register(bp)
 
 
 @api_spec.operation(

@@ -112,6 +112,8 @@ TOOL_CHANGES = api_spec.schema(
             "retention": {"type": ["string", "null"], "maxLength": 200},
             "iab_vendor_id": {"type": ["integer", "null"]},
             "data_subjects": {"type": "array", "items": {"type": "string"}},
+            "seats": {"type": ["integer", "null"], "minimum": 0},
+            "contract_volume": {"type": ["integer", "null"], "minimum": 0},
         },
     },
 )

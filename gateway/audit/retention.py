@@ -6,6 +6,9 @@ sits among the removed ones). Before deleting, it signs an *anchor*: a checkpoin
 both chains exactly at the cut. Verification then starts from the latest anchor
 instead of the beginning, so everything kept is still proven, and a record removed
 any other way is still reported missing.
+
+The usage aggregates fold in the records first (their counts outlive the records);
+the people they name for days before the cut are forgotten with them.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from gateway.audit.checkpoints import Checkpoint, sign_checkpoint
 from gateway.audit.models import ExchangeRecord, ExchangeSubject
+from gateway.audit.usage_refresh import purge_people_before, refresh_usage
 from gateway.audit.writer import GENESIS
 from gateway.db import Base, BigIntKey, UTCDateTime, utcnow
 from gateway.vault import Vault
@@ -49,6 +53,8 @@ def prune(session: Session, vault: Vault, older_than: datetime) -> RetentionAnch
     if cut is None:
         return None
     anchor = sign_checkpoint(session, vault, *_heads_at(session, cut))
+    refresh_usage(session)  # the usage counts outlive the records; who was sent does not
+    purge_people_before(session, older_than.date())
     deleted = _delete_through(session, cut)
     row = RetentionAnchor(older_than=older_than, records_deleted=deleted, document=anchor.to_json())
     session.add(row)

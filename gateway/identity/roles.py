@@ -30,6 +30,7 @@ PERMISSIONS = {
     "consent:write": "record consent events",
     "consent:read": "read a person's consent states",
     "shadow_it:review": "see shadow-IT findings, mark them known or ignored, export them",
+    "usage:read": "read usage reports and the housekeeping lists",
 }
 
 #: Departments do not limit these roles: they see and act across the company.
@@ -45,8 +46,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "history:read",
             "apps:write",
             "shadow_it:review",
+            "usage:read",
         }
     ),
     Role.ADMIN: frozenset(PERMISSIONS) - {"audit:read"},
-    Role.AUDITOR: frozenset({"catalog:read", "history:read", "audit:read"}),
+    Role.AUDITOR: frozenset({"catalog:read", "history:read", "audit:read", "usage:read"}),
 }

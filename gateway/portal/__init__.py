@@ -25,6 +25,7 @@ from gateway.portal import (  # noqa: F401 (each adds its pages)
     sign_in,
     single_sign_on,
     tools_admin,
+    usage,
     users,
 )
 from gateway.portal.blueprint import bp

@@ -53,6 +53,8 @@ DETAILS = (
     "transfer_basis",
     "review_due",
     "retention",
+    "seats",
+    "contract_volume",
 )
 
 nav_item("reviews_due", "Re-reviews due", "reviews:write", 60)

@@ -10,28 +10,24 @@ from gateway.audit.queries import AuditQuery, api_actor, record_query
 from gateway.config import config_of
 from gateway.db import db
 from gateway.portal.blueprint import bp
-from gateway.portal.navigation import nav_item
+from gateway.portal.navigation import SectionPage, nav_section
 
 PERMISSION = "audit:read"
-#: (endpoint, label) of each page of the section, in the order of the sub-navigation.
+#: The section's pages, in the order of its sub-navigation.
 PAGES = (
-    ("portal.exchanges", "Exchange log"),
-    ("portal.audit_person", "Person report"),
-    ("portal.audit_processing", "Record of processing"),
-    ("portal.audit_withdrawals", "Withdrawal check"),
-    ("portal.audit_exports", "Exports"),
-    ("portal.audit_chain", "Chain"),
-    ("portal.audit_trail", "Auditors' trail"),
+    SectionPage("portal.exchanges", "Exchange log", PERMISSION, below=("portal.exchange",)),
+    SectionPage("portal.audit_person", "Person report", PERMISSION),
+    SectionPage("portal.audit_processing", "Record of processing", PERMISSION),
+    SectionPage("portal.audit_withdrawals", "Withdrawal check", PERMISSION),
+    SectionPage("portal.audit_exports", "Exports", PERMISSION),
+    SectionPage("portal.audit_chain", "Chain", PERMISSION),
+    SectionPage("portal.audit_trail", "Auditors' trail", PERMISSION),
 )
-#: Pages of the section that are not in the sub-navigation but belong to it.
-ALSO = ("portal.exchange",)
 #: A person's identifier may be in the address of these pages (the searches are GET
 #: forms): no other page learns it as a referrer, and no cache keeps the answers.
 PRIVATE = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 
-SECTION = frozenset((*(endpoint for endpoint, _ in PAGES), *ALSO))
-
-nav_item("exchanges", "Audit", PERMISSION, 70, covers=tuple(SECTION))
+SECTION = frozenset(nav_section("Audit", PERMISSION, 70, PAGES).covers())
 
 
 def record(kind: str, parameters: dict, count: int | None = None) -> AuditQuery:
@@ -45,11 +41,6 @@ def record(kind: str, parameters: dict, count: int | None = None) -> AuditQuery:
 def pepper() -> bytes:
     """The key people's identifiers are hashed with, as the API hashes them."""
     return config_of(current_app).pepper
-
-
-@bp.context_processor
-def _sub_navigation() -> dict:
-    return {"audit_pages": PAGES}
 
 
 @bp.after_request

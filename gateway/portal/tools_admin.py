@@ -57,7 +57,6 @@ DETAILS = (
     "contract_volume",
 )
 
-nav_item("reviews_due", "Re-reviews due", "reviews:write", 60)
 nav_item("history", "History", "history:read", 80)
 
 

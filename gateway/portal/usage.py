@@ -17,15 +17,23 @@ from catalog.usage import GROUPINGS, PERMISSION, calls_per_day, usage_query
 from gateway.db import db
 from gateway.portal import access
 from gateway.portal.blueprint import bp
-from gateway.portal.navigation import nav_item
+from gateway.portal.navigation import SectionPage, nav_section
 from gateway.usage_views import app_names, fresh_housekeeping, fresh_usage_report
 
 #: The refusal reasons and vendors the dashboard's charts show at most.
 CHART_TOP = 10
 FILTERS = ("since", "until", "tool", "department", "app", "by")
 
-nav_item("usage", "Usage", PERMISSION, 65)
-nav_item("housekeeping", "Housekeeping", PERMISSION, 66)
+nav_section(
+    "Usage",
+    PERMISSION,
+    65,
+    (
+        SectionPage("portal.usage", "Dashboard", PERMISSION),
+        SectionPage("portal.housekeeping", "Housekeeping", PERMISSION),
+        SectionPage("portal.reviews_due", "Re-reviews due", "reviews:write"),
+    ),
+)
 
 
 @bp.get("/usage")

@@ -60,7 +60,7 @@ def test_a_reviewer_reads_the_usage_dashboard(app, page):
     page.wait_for_url("**by=department**")
     assert page.get_by_role("heading", name="By department").count() == 1
 
-    menu.get_by_role("link", name="Housekeeping").click()
+    page.get_by_role("navigation", name="Usage").get_by_role("link", name="Housekeeping").click()
     page.wait_for_url("**/portal/usage/housekeeping")
     unused = page.get_by_role("table", name="Approved tools without traffic for 30 days")
     assert "brevo" in unused.inner_text()

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, joinedload
 
 from catalog.errors import Invalid
 from catalog.models import Grant, Tool, ToolStatus
-from catalog.usage_models import UsageDaily, UsagePerson
+from catalog.usage import people_count
+from catalog.usage_models import UsageDaily
 
 DEFAULT_DAYS = 30
 #: A contract's use is measured over the last this many days (a month).
@@ -212,9 +213,5 @@ def _contract_use(session: Session, tool: Tool, since: date, today: date) -> Con
             func.coalesce(func.sum(UsageDaily.records_sent), 0),
         ).where(*daily)
     ).one()
-    people = session.scalar(
-        select(func.count(distinct(UsagePerson.person))).where(
-            UsagePerson.tool == tool.slug, UsagePerson.day >= since, UsagePerson.day <= today
-        )
-    )
+    people = people_count(session, since, today, tool=tool.slug)
     return ContractUse(tool.slug, tool.seats, apps, tool.contract_volume, people, int(records))

@@ -13,7 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import func, select, text
+from pyroaring import BitMap
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from catalog.errors import Invalid
@@ -22,7 +23,7 @@ from catalog.usage_models import (
     UsageCategory,
     UsageDaily,
     UsageLatency,
-    UsagePerson,
+    UsagePeople,
     UsageRefusal,
 )
 
@@ -182,9 +183,10 @@ def usage_report(session: Session, query: UsageQuery) -> UsageReport:
     for key, rule, calls in _split(session, query, UsageRefusal, UsageRefusal.rule):
         row(key).refusals[rule] = int(calls)
         total.refusals[rule] = total.refusals.get(rule, 0) + int(calls)
-    for key, count in _people(session, query, getattr(UsagePerson, query.by)):
-        row(key).people = int(count)
-    total.people = next(iter(_people(session, query)), (0,))[-1]
+    groups = _people(session, query)
+    for key, people in groups.items():
+        row(key).people = len(people)
+    total.people = len(BitMap.union(BitMap(), *groups.values()))
     return UsageReport(query, _ordered(list(rows.values()), query.by), total)
 
 
@@ -215,21 +217,21 @@ def _sums(session: Session, query: UsageQuery):
     return session.execute(statement).all()
 
 
-def _people(session: Session, query: UsageQuery, *key):
-    """Distinct people per key (without one: in all): the distinct (key, person) pairs,
-    counted. Each grouping has an index in (key, person) order, read in that order: on
-    PostgreSQL, hashing the pairs instead (its choice) took three times as long over a
-    month of a million records, so it is told not to, for this query only."""
-    pairs = select(*key, UsagePerson.person).where(*_where(UsagePerson, query)).distinct()
-    pairs = pairs.subquery()
-    by = [pairs.c[0]] if key else []
-    statement = select(*by, func.count()).select_from(pairs).group_by(*by)
-    if session.get_bind().dialect.name != "postgresql":
-        return session.execute(statement).all()
-    session.execute(text("SET LOCAL enable_hashagg = off"))
-    counted = session.execute(statement).all()
-    session.execute(text("RESET enable_hashagg"))
-    return counted
+def _people(session: Session, query: UsageQuery) -> dict:
+    """The people sent, per key: the union of the key's bitmaps in the range."""
+    key = getattr(UsagePeople, query.by)
+    bitmaps: dict = {}
+    found = session.execute(select(key, UsagePeople.people).where(*_where(UsagePeople, query)))
+    for value, blob in found:
+        bitmaps.setdefault(value, []).append(BitMap.deserialize(blob))
+    return {value: BitMap.union(*some) for value, some in bitmaps.items()}
+
+
+def people_count(session: Session, since: date, until: date, **only: str) -> int:
+    """Distinct people sent over a range of days, by the tool, department or app
+    ``only`` names (in all without any)."""
+    query = UsageQuery(since, until, **only)
+    return len(BitMap.union(BitMap(), *_people(session, query).values()))
 
 
 def _split(session: Session, query: UsageQuery, model, extra):

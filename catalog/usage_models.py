@@ -2,17 +2,25 @@
 
 One row per UTC day, tool, department and app (an unknown one stored as ``""``) in each
 table; the counts are sums, so a range of days is the sum of its rows. Latency is kept
-as a histogram (merged across days, percentiles read from the buckets); distinct people
-keep their keys per day, so a range's distinct count is exact. ``UsageWatermark`` says
-how far into the exchange log the aggregates reach (``gateway.audit.usage_refresh``
-folds in what is newer).
+as a histogram (merged across days, percentiles read from the buckets); the people sent
+are a compressed bitmap per row, merged across rows, so a range's distinct count is
+exact. ``UsageWatermark`` says how far into the exchange log the aggregates reach
+(``gateway.audit.usage_refresh`` folds in what is newer).
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, Index, Integer, PrimaryKeyConstraint, String
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Index,
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    String,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import Base, UTCDateTime
@@ -88,29 +96,42 @@ class UsageRefusal(_Keyed, Base):
     calls: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class UsagePerson(_Keyed, Base):
-    """A person whose data a forwarded call sent that day. Personal data: retention
-    purges these rows with the records they come from."""
+class UsagePeople(_Keyed, Base):
+    """The people whose data that day's forwarded calls sent: a compressed bitmap
+    (pyroaring's ``BitMap``, serialized) of their ``UsagePersonId.id``. A range's
+    distinct count is the size of the union of its bitmaps, exact and read in one pass
+    over a row per key rather than a row per person. Personal data: retention deletes
+    the bitmaps of the days it prunes."""
 
-    __tablename__ = "usage_people"
-    __table_args__ = (
-        PrimaryKeyConstraint("day", "person", "tool", "department", "app"),
-        # Each in the order of a distinct count (by tool, ..., in all; by day: the
-        # primary key), which then reads it in order rather than hashing every row.
-        Index("ix_usage_people_tool_person", "tool", "person", "day"),
-        Index("ix_usage_people_department_person", "department", "person", "day"),
-        Index("ix_usage_people_app_person", "app", "person", "day"),
-        Index("ix_usage_people_person", "person", "day"),
-    )
+    __tablename__ = "usage_people_bitmaps"
+    __table_args__ = (_primary_key(),)
 
-    #: The first 63 bits of the person's keyed hash (see ``person_number``): counted in
-    #: half the time of the whole hash as text, and distinct beyond doubt (even odds
-    #: of two people sharing one need some three billion people).
-    person: Mapped[int] = mapped_column(BigInteger)
+    people: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class UsagePersonId(Base):
+    """A small number for each person sent, given on first sight, so the people of a day
+    fit a compressed bitmap (which holds 32-bit numbers, the denser the smaller).
+
+    It keeps ``person_number`` (bits of the keyed hash the log's subject keys already
+    are, never the key or anything it came from), so it says no more about anyone than
+    the log does, and for no longer: ``last_day`` is the last day the person is in a
+    bitmap, and retention deletes the number once every such day is pruned (a person
+    seen again later gets a new one)."""
+
+    __tablename__ = "usage_person_ids"
+    __table_args__ = (Index("ix_usage_person_ids_last_day", "last_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: See ``person_number``.
+    person: Mapped[int] = mapped_column(BigInteger, unique=True)
+    last_day: Mapped[date] = mapped_column(Date)
 
 
 def person_number(subject_key: str) -> int:
-    """The ``person`` of a subject key (a hex HMAC-SHA256)."""
+    """The first 63 bits of a subject key (a hex HMAC-SHA256): distinct beyond doubt
+    (even odds of two people sharing one need some three billion people), and half
+    the size of the whole key as text."""
     return int(subject_key[:16], 16) >> 1
 
 

@@ -15,9 +15,15 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import requests
-from sqlalchemy import select
+from pyroaring import BitMap
+from sqlalchemy import func, select
 
-from catalog.usage_models import LATENCY_BOUNDS_MS, UsagePerson
+from catalog.usage_models import (
+    LATENCY_BOUNDS_MS,
+    UsagePeople,
+    UsagePersonId,
+    person_number,
+)
 from gateway.audit.log import ExchangeDraft, Result
 from gateway.audit.models import ExchangeRecord, ExchangeSubject
 from gateway.audit.retention import prune
@@ -283,12 +289,74 @@ def test_retention_keeps_the_counts_and_forgets_the_people(app, gateway, reader)
     with app.app_context():
         prune(db.session, vault_of(app), datetime(2026, 10, 16, tzinfo=UTC))
         db.session.commit()
-        assert db.session.scalar(select(UsagePerson.day).order_by(UsagePerson.day)) >= date(
-            2026, 10, 16
-        )
+        assert db.session.scalar(select(func.min(UsagePeople.day))) >= date(2026, 10, 16)
+        # (A clean cut may keep a few records of earlier days: their people go anyway.)
+        kept = _people_by_number(app, since=date(2026, 10, 16))
+        numbered = db.session.execute(select(UsagePersonId.person, UsagePersonId.last_day))
+        numbered = dict(numbered.all())
+    # A person's number is kept while a day they were sent on is, and no longer.
+    assert numbered == kept
     after = ask(gateway, reader, "/usage", since="2026-10-01", until="2026-10-31").json()
     assert after["total"]["calls"] == before["total"]["calls"]
-    assert after["total"]["people"] <= before["total"]["people"]
+    assert after["total"]["people"] == len(kept) < before["total"]["people"]
+
+
+def _people_by_number(app, since: date) -> dict[int, date]:
+    """The people the log holds as sent on ``since`` or later, by number, with the last
+    day of each."""
+    with app.app_context():
+        rows = db.session.execute(
+            select(ExchangeSubject.subject_key, ExchangeRecord.started_at)
+            .join(ExchangeRecord, ExchangeRecord.seq == ExchangeSubject.exchange_seq)
+            .where(~ExchangeSubject.dropped, ExchangeRecord.decision.in_(("allow", "redact")))
+        ).all()
+    last: dict[int, date] = {}
+    for key, started in rows:
+        number, day = person_number(key), started.astimezone(UTC).date()
+        if day < since:
+            continue
+        last[number] = max(day, last.get(number, day))
+    return last
+
+
+def test_people_seen_again_join_their_day_bitmap(app):
+    """Refreshes merge the people they fold in with the day's stored bitmap: one row
+    per day, tool, department and app, one number per person, each person once."""
+    log = app.extensions["gatehouse.proxy"].log
+    morning = datetime(2026, 10, 5, 8, tzinfo=UTC)
+
+    def send(number: int, *people: int) -> None:
+        draft = ExchangeDraft(
+            request_id=f"merge-{number}",
+            method="POST",
+            path="/x",
+            started_at=morning + timedelta(minutes=number),
+            client_id="app-news",
+            department="growth",
+            tool="mailchimp",
+            subject_count=len(people),
+            subject_keys=[PEOPLE[n] for n in people],
+        )
+        log.complete(log.open(draft, Decision(Verdict.ALLOW)), Result(status=200, latency_ms=3))
+
+    def refreshed() -> tuple[BitMap, dict[int, date]]:
+        with app.app_context():
+            refresh_usage(db.session)
+            db.session.commit()
+            (stored,) = db.session.scalars(select(UsagePeople.people)).all()
+            ids = db.session.execute(select(UsagePersonId.id, UsagePersonId.person)).all()
+        return BitMap.deserialize(stored), dict(ids)
+
+    send(1, 0, 1)
+    send(2, 1, 2)
+    first, ids = refreshed()
+    assert len(first) == 3 and set(first) == set(ids)
+    send(3, 2, 3)
+    send(4, 0, 4)
+    second, more = refreshed()
+    assert first < second and len(second) == 5
+    assert {n: p for n, p in more.items() if n in ids} == ids  # the numbers given stay
+    assert sorted(more.values()) == sorted(person_number(PEOPLE[n]) for n in range(5))
 
 
 @pytest.mark.parametrize(

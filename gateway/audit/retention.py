@@ -8,7 +8,8 @@ instead of the beginning, so everything kept is still proven, and a record remov
 any other way is still reported missing.
 
 The usage aggregates fold in the records first (their counts outlive the records);
-the people they name for days before the cut are forgotten with them.
+the people they name for days before the cut are forgotten with them, and so is the
+number of anyone sent on none of the days kept.
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 The aggregates are refreshed incrementally, never rebuilt: the watermark remembers the
 last record ``seq`` and the last completion ``outcome_seq`` folded in, and a refresh
 reads only the rows after them (an index range scan each), adds their counts to the
-day's rows (an upsert that sums) and moves the watermark, all in the caller's
-transaction. Its first statement locks the watermark row (a row lock on PostgreSQL,
-the write lock on SQLite), so two refreshes never fold the same rows in twice.
+day's rows (an upsert that sums; the people sent, a bitmap per row, are merged with
+the stored one) and moves the watermark, all in the caller's transaction. Its first
+statement locks the watermark row (a row lock on PostgreSQL, the write lock on SQLite),
+so two refreshes never fold the same rows in twice.
 
 Nothing here runs on the hot path: the writer of the log is untouched, and a report
 refreshes before it reads (the first refresh folds in the whole existing log).
@@ -20,7 +21,8 @@ from collections import Counter
 from datetime import UTC, date, datetime
 from itertools import takewhile
 
-from sqlalchemy import Table, select, text, update
+from pyroaring import BitMap
+from sqlalchemy import BigInteger, Table, cast, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -29,7 +31,8 @@ from catalog.usage_models import (
     UsageCategory,
     UsageDaily,
     UsageLatency,
-    UsagePerson,
+    UsagePeople,
+    UsagePersonId,
     UsageRefusal,
     UsageWatermark,
     person_number,
@@ -68,6 +71,7 @@ class _Deltas:
     def __init__(self) -> None:
         self.daily: dict[Key, Counter] = {}
         self.latency, self.categories, self.refusals = Counter(), Counter(), Counter()
+        self.people: dict[Key, BitMap] = {}
 
     def counts(self, key: Key) -> Counter:
         found = self.daily.get(key)
@@ -80,11 +84,14 @@ class _Deltas:
         _add(session, UsageLatency.__table__, _counted(self.latency, "bucket"))
         _add(session, UsageCategory.__table__, _counted(self.categories, "category"))
         _add(session, UsageRefusal.__table__, _counted(self.refusals, "rule"))
+        _merge_people(session, self.people)
 
 
 def purge_people_before(session: Session, day: date) -> None:
-    """Retention: forget who was sent on days before ``day`` (the counts stay)."""
-    session.execute(UsagePerson.__table__.delete().where(UsagePerson.day < day))
+    """Retention: forget who was sent on days before ``day`` (the counts stay), and the
+    numbers of the people sent on none of the days kept."""
+    session.execute(delete(UsagePeople).where(UsagePeople.day < day))
+    session.execute(delete(UsagePersonId).where(UsagePersonId.last_day < day))
 
 
 def latency_bucket(latency_ms: float) -> int:
@@ -149,10 +156,9 @@ def _fold_records(session: Session, after: int, deltas: _Deltas) -> tuple[int, i
 
 
 def _fold_decisions(session: Session, rows: list, low: int, high: int, deltas: _Deltas) -> None:
-    """Decision facts of records ``low < seq <= high``; the people they sent are
-    written at once (their rows are many, and need no summing)."""
+    """Decision facts of records ``low < seq <= high``."""
     subjects = _subjects(session, low, high)
-    categories, refusals, people = deltas.categories, deltas.refusals, set()
+    categories, refusals, people = deltas.categories, deltas.refusals, []
     for row in rows:
         key = _key(row)
         counts = deltas.counts(key)
@@ -167,8 +173,8 @@ def _fold_decisions(session: Session, rows: list, low: int, high: int, deltas: _
         counts["bytes_in"] += row.bytes_in or 0
         stripped = set(row.categories_stripped or ())
         categories.update((*key, c) for c in set(row.data_categories or ()) - stripped)
-        people.update((*key, person_number(subject)) for subject in sent)
-    _add_people(session, people)
+        people.extend((key, person_number(subject)) for subject in sent)
+    _add_people(session, people, deltas.people)
 
 
 def _subjects(session: Session, low: int, high: int) -> dict[int, tuple[list[str], int]]:
@@ -278,44 +284,130 @@ def _add(session: Session, table: Table, rows: list[dict]) -> None:
     _upsert(session, table, rows, keys, counts)
 
 
-def _add_people(session: Session, people: set[tuple]) -> None:
-    rows = [
-        {"day": day, "tool": tool, "department": department, "app": app, "person": person}
-        for day, tool, department, app, person in people
-    ]
-    keys = [column.name for column in UsagePerson.__table__.primary_key.columns]
-    _upsert(session, UsagePerson.__table__, rows, keys, [])
+def _add_people(session: Session, people: list[tuple[Key, int]], into: dict[Key, BitMap]):
+    """Adds each (key, person number) to the key's bitmap, as the person's small id."""
+    last_days: dict[int, date] = {}
+    for (day, *_), number in people:
+        if last_days.get(number, day) <= day:
+            last_days[number] = day
+    ids = _person_ids(session, last_days)
+    for key, number in people:
+        found = into.get(key)
+        if found is None:
+            found = into[key] = BitMap()
+        found.add(ids[number])
 
 
-def _upsert(session: Session, table: Table, rows: list[dict], keys: list, counts: list) -> None:
-    """Inserts ``rows``; on a key already stored, adds ``counts`` to it (or, with none,
-    leaves it). PostgreSQL gets each column as one array (a statement per 50,000 rows,
-    cheap to plan and send); SQLite, in the same process, the rows one by one."""
+def _person_ids(session: Session, last_days: dict[int, date]) -> dict[int, int]:
+    """The small id of each person number, given now to those seen for the first time;
+    each one's last day moves to the latest seen. Ids come from the table's sequence
+    (its rowid on SQLite); the watermark's lock keeps two refreshes from racing here."""
+    table = UsagePersonId.__table__
+    rows = [{"person": number, "last_day": day} for number, day in last_days.items()]
+    _upsert(session, table, rows, ["person"], [], latest="last_day")
+    numbers, ids = list(last_days), {}
+    for start in range(0, len(numbers), _LOOKUP):
+        some = numbers[start : start + _LOOKUP]
+        if session.get_bind().dialect.name == "postgresql":
+            matching = table.c.person == func.any(cast(some, postgresql.ARRAY(BigInteger)))
+        else:
+            matching = table.c.person.in_(some)
+        ids.update(session.execute(select(table.c.person, table.c.id).where(matching)).all())
+    return ids
+
+
+#: Person numbers looked up per statement (SQLite allows 32,766 parameters).
+_LOOKUP = 10_000
+
+
+def _merge_people(session: Session, people: dict[Key, BitMap]) -> None:
+    """Merges each key's new people into its stored bitmap (read, united, written back:
+    the watermark's lock keeps any other refresh out meanwhile)."""
+    if not people:
+        return
+    days = sorted({day for day, *_ in people})
+    stored = select(
+        UsagePeople.day,
+        UsagePeople.tool,
+        UsagePeople.department,
+        UsagePeople.app,
+        UsagePeople.people,
+    ).where(UsagePeople.day.in_(days))
+    for day, tool, department, app, blob in session.execute(stored):
+        new = people.get((day, tool, department, app))
+        if new is not None:
+            new |= BitMap.deserialize(blob)
+    rows = []
+    for (day, tool, department, app), bitmap in people.items():
+        bitmap.run_optimize()
+        rows.append(
+            {
+                "day": day,
+                "tool": tool,
+                "department": department,
+                "app": app,
+                "people": bitmap.serialize(),
+            }
+        )
+    table = UsagePeople.__table__
+    keys = [column.name for column in table.primary_key.columns]
+    _upsert(session, table, rows, keys, [], replaced=("people",))
+
+
+def _upsert(
+    session: Session,
+    table: Table,
+    rows: list[dict],
+    keys: list,
+    counts: list,
+    replaced: tuple = (),
+    latest: str | None = None,
+) -> None:
+    """Inserts ``rows``; on a key already stored, adds ``counts`` to it, sets
+    ``replaced`` to the new values, and moves ``latest`` (a date) forward only; with
+    none of them, leaves it. PostgreSQL gets each column as one array (a statement per
+    50,000 rows, cheap to plan and send); SQLite, in the same process, the rows one by
+    one."""
     if not rows:
         return
     if session.get_bind().dialect.name == "postgresql":
         for start in range(0, len(rows), 50_000):
-            _upsert_arrays(session, table, rows[start : start + 50_000], keys, counts)
+            some = rows[start : start + 50_000]
+            _upsert_arrays(session, table, some, keys, counts, replaced, latest)
         return
     statement = sqlite.insert(table)
-    if counts:
-        added = {name: table.c[name] + statement.excluded[name] for name in counts}
-        statement = statement.on_conflict_do_update(index_elements=keys, set_=added)
+    changed = {name: table.c[name] + statement.excluded[name] for name in counts}
+    changed |= {name: statement.excluded[name] for name in (*replaced, *filter(None, [latest]))}
+    if changed:
+        statement = statement.on_conflict_do_update(
+            index_elements=keys,
+            set_=changed,
+            where=table.c[latest] < statement.excluded[latest] if latest else None,
+        )
     else:
         statement = statement.on_conflict_do_nothing(index_elements=keys)
     session.execute(statement, rows)
 
 
-def _upsert_arrays(session: Session, table: Table, rows: list[dict], keys: list, counts: list):
-    columns = [*keys, *counts]
+def _upsert_arrays(
+    session: Session,
+    table: Table,
+    rows: list[dict],
+    keys: list,
+    counts: list,
+    replaced: tuple,
+    latest: str | None,
+):
+    new = [*replaced, *filter(None, [latest])]
+    columns = [*keys, *counts, *new]
     arrays = ", ".join(
         f"CAST(:{name} AS {_ARRAY_TYPES[type(table.c[name].type).__name__]})" for name in columns
     )
-    on_conflict = (
-        "DO UPDATE SET " + ", ".join(f"{n} = {table.name}.{n} + EXCLUDED.{n}" for n in counts)
-        if counts
-        else "DO NOTHING"
-    )
+    changed = [f"{n} = {table.name}.{n} + EXCLUDED.{n}" for n in counts]
+    changed += [f"{n} = EXCLUDED.{n}" for n in new]
+    on_conflict = "DO UPDATE SET " + ", ".join(changed) if changed else "DO NOTHING"
+    if latest:
+        on_conflict += f" WHERE {table.name}.{latest} < EXCLUDED.{latest}"
     sql = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608 - our own names
         f"SELECT * FROM unnest({arrays}) ON CONFLICT ({', '.join(keys)}) {on_conflict}"
@@ -328,6 +420,7 @@ _ARRAY_TYPES = {
     "String": "text[]",
     "Integer": "integer[]",
     "BigInteger": "bigint[]",
+    "LargeBinary": "bytea[]",
 }
 
 

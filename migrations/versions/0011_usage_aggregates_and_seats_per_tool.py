@@ -7,6 +7,9 @@ Create Date: 2026-12-03 16:19:57.948842
 Usage reports read daily aggregates (UTC day x tool x department x app) instead of
 scanning the exchange log; a watermark row says how far they reach. Nothing is
 backfilled here: the first refresh (any usage report) folds in the existing log.
+Distinct people are exact: each person gets a small number (usage_person_ids, which
+holds 63 bits of the keyed hash, never the key) and each day x tool x department x app
+a compressed bitmap of the numbers sent, which a report unites.
 Tools gain the seats and contract volume IT declares, to compare with actual use.
 """
 from alembic import op
@@ -56,21 +59,22 @@ def upgrade() -> None:
     sa.Column('app', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('day', 'tool', 'department', 'app', 'bucket', name=op.f('pk_usage_latency'))
     )
-    op.create_table('usage_people',
+    op.create_table('usage_person_ids',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('person', sa.BigInteger(), nullable=False),
+    sa.Column('last_day', sa.Date(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_usage_person_ids')),
+    sa.UniqueConstraint('person', name=op.f('uq_usage_person_ids_person'))
+    )
+    op.create_index('ix_usage_person_ids_last_day', 'usage_person_ids', ['last_day'], unique=False)
+    op.create_table('usage_people_bitmaps',
+    sa.Column('people', sa.LargeBinary(), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('tool', sa.String(length=64), nullable=False),
     sa.Column('department', sa.String(length=64), nullable=False),
     sa.Column('app', sa.String(length=64), nullable=False),
-    sa.PrimaryKeyConstraint('day', 'person', 'tool', 'department', 'app', name=op.f('pk_usage_people'))
+    sa.PrimaryKeyConstraint('day', 'tool', 'department', 'app', name=op.f('pk_usage_people_bitmaps'))
     )
-    for name, columns in (
-        ('ix_usage_people_tool_person', ['tool', 'person', 'day']),
-        ('ix_usage_people_department_person', ['department', 'person', 'day']),
-        ('ix_usage_people_app_person', ['app', 'person', 'day']),
-        ('ix_usage_people_person', ['person', 'day']),
-    ):
-        op.create_index(name, 'usage_people', columns, unique=False)
     op.create_table('usage_refusals',
     sa.Column('rule', sa.String(length=100), nullable=False),
     sa.Column('calls', sa.BigInteger(), nullable=False),
@@ -100,7 +104,9 @@ def downgrade() -> None:
 
     op.drop_table('usage_watermark')
     op.drop_table('usage_refusals')
-    op.drop_table('usage_people')
+    op.drop_table('usage_people_bitmaps')
+    op.drop_index('ix_usage_person_ids_last_day', table_name='usage_person_ids')
+    op.drop_table('usage_person_ids')
     op.drop_table('usage_latency')
     op.drop_table('usage_daily')
     op.drop_table('usage_categories')

@@ -25,6 +25,7 @@ from connectors.sandbox import sandbox_environment
 from gateway.config import config_of
 from gateway.db import db, utcnow
 from gateway.demo_requests import seed_tool_requests
+from gateway.demo_shadow_it import seed_shadow_it
 from gateway.demo_users import DemoAccount, seed_demo_users, write_users_file
 from gateway.migrate import upgrade
 from gateway.oauth.clients import rotate_client_secret
@@ -121,6 +122,7 @@ def _seed(sandbox_url: str) -> tuple[list[tuple[str, str]], list[DemoAccount]]:
     credentials = [_fresh_credentials(name) for name in (DEMO_CLIENT, DEMO_AUDITOR)]
     accounts = seed_demo_users(db.session)
     seed_tool_requests(db.session, sandbox_url)
+    seed_shadow_it(db.session)
     db.session.commit()
     return credentials, accounts
 

@@ -19,13 +19,15 @@ from sqlalchemy import select
 
 from catalog.history import ChangeEvent
 from catalog.models import Department, Outcome, Tool, ToolRequest
+from catalog.shadow_it.models import Finding, UnknownName
 from gateway.db import db
 from gateway.demo import port_is_free
 from gateway.demo_requests import seed_tool_requests
+from gateway.demo_shadow_it import seed_shadow_it
 from gateway.demo_users import USERS_FILE, seed_demo_users, write_users_file
 from gateway.identity.accounts import authenticate
 from gateway.identity.models import User
-from tests.conftest import GATEHOUSE
+from tests.conftest import GATEHOUSE, apply, demo_document
 
 ROLES = ["marketer", "it_reviewer", "admin", "auditor"]
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
@@ -195,3 +197,26 @@ def test_the_demo_prints_accounts_that_sign_in(demo_process):
     mine = browser.get(f"http://127.0.0.1:{port}/portal/requests", timeout=10).text
     for vendor in ("Brevo", "Hotjar", "SendGrid", "LeadListr"):
         assert vendor in mine
+
+
+def test_the_demo_egress_log_gives_findings_of_every_kind_once(app, sandbox):
+    apply(app, demo_document(sandbox), {"MC_KEY": "demo"})
+    seed(app)
+    with app.app_context():
+        seed_tool_requests(db.session, sandbox)
+        for _ in range(2):  # make run seeds on every start
+            seed_shadow_it(db.session)
+            db.session.commit()
+        findings = {
+            (f.vendor_slug, f.department): (f.state.value, f.requests)
+            for f in db.session.scalars(select(Finding))
+        }
+        unknown = [(u.name, u.hits) for u in db.session.scalars(select(UnknownName))]
+    assert findings == {
+        ("mailchimp", "growth"): ("bypassing", 6),  # the gateway's own 4 calls are not
+        ("hotjar", "growth"): ("requested", 6),
+        ("typeform", "growth"): ("not_in_catalog", 3),
+        ("calendly", "compliance"): ("not_in_catalog", 2),
+        ("zoominfo", "compliance"): ("not_in_catalog", 2),
+    }
+    assert unknown == [("leadlistr.io", 12)]

@@ -35,7 +35,7 @@ from gateway.snapshots import snapshots_of
 SOURCE = "portal"
 HISTORY_SHOWN = 50
 
-nav_item("apps", "My apps", "catalog:read", 40)
+nav_item("apps", "My apps", "apps:write", 40)
 
 
 @bp.get("/apps")

@@ -139,6 +139,13 @@ PARAMETERS = {
 }
 
 
+#: ``limit`` and ``cursor`` of a list read a page at a time (``catalog.cursors``).
+PAGE_QUERY = (
+    _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}),
+    _query("cursor", {"type": "string", "maxLength": 200}, "next_cursor of the previous page"),
+)
+
+
 def parameters(*names: str) -> tuple[dict, ...]:
     """``$ref``s to the shared query parameters ``names``, for an operation's ``query``."""
     return tuple(ref("parameters", name) for name in names)

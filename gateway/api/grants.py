@@ -14,6 +14,7 @@ from catalog.grants import grant_state
 from catalog.tools import find_tool
 from gateway.api import inputs
 from gateway.api.auth import current_actor, guard
+from gateway.api.components import PAGE_QUERY
 from gateway.api.operations import api_spec
 from gateway.api.tools import GRANT_TERMS
 from gateway.db import db
@@ -56,7 +57,6 @@ GRANT_BODY = api_spec.schema(
     },
 )
 _SLUG = {"type": "string", "maxLength": 64}
-_LIMIT = {"type": "integer", "minimum": 1, "maximum": 500}
 
 
 def register(bp: Blueprint) -> None:
@@ -70,8 +70,7 @@ def register(bp: Blueprint) -> None:
         query=(
             {"name": "department", "in": "query", "schema": _SLUG},
             {"name": "tool", "in": "query", "schema": _SLUG},
-            {"name": "limit", "in": "query", "schema": _LIMIT},
-            {"name": "cursor", "in": "query", "schema": {"type": "string", "maxLength": 200}},
+            *PAGE_QUERY,
         ),
         answers={200: ("The grants", GRANT_LIST)},
         tag="catalog",

@@ -16,6 +16,7 @@ from catalog.history import HistoryFilter, all_changes, history_page
 from catalog.history_export import FORMATS, MEDIA_TYPES, export_lines
 from gateway.api import inputs
 from gateway.api.auth import guard
+from gateway.api.components import PAGE_QUERY
 from gateway.api.operations import api_spec
 from gateway.db import db, utcnow
 
@@ -105,12 +106,7 @@ def register(bp: Blueprint) -> None:
         permission=PERMISSION,
         query=(
             *FILTERS,
-            {
-                "name": "limit",
-                "in": "query",
-                "schema": {"type": "integer", "minimum": 1, "maximum": 500},
-            },
-            {"name": "cursor", "in": "query", "schema": {"type": "string", "maxLength": 200}},
+            *PAGE_QUERY,
         ),
         answers={200: ("A page of changes", CHANGE_LIST)},
         tag="history",

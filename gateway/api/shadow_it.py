@@ -26,6 +26,7 @@ from catalog.shadow_it.findings import (
 from catalog.shadow_it.models import CatalogState, FindingStatus
 from gateway.api import inputs
 from gateway.api.auth import current_actor, guard
+from gateway.api.components import PAGE_QUERY
 from gateway.api.operations import api_spec
 from gateway.db import db, utcnow
 
@@ -148,12 +149,7 @@ def register(bp: Blueprint) -> None:
         permission=PERMISSION,
         query=(
             *FILTERS,
-            {
-                "name": "limit",
-                "in": "query",
-                "schema": {"type": "integer", "minimum": 1, "maximum": 500},
-            },
-            {"name": "cursor", "in": "query", "schema": {"type": "string", "maxLength": 200}},
+            *PAGE_QUERY,
         ),
         answers={200: ("A page of findings", FINDING_LIST)},
         tag=TAG,

@@ -126,23 +126,8 @@ def set_status(
     session: Session, actor: Actor, source: str, finding: Finding, status: str
 ) -> Finding:
     """IT marks a finding known (it is being dealt with) or ignored, or new again."""
-    _check_choice("status", status, FindingStatus)
-    if not status:
-        raise Invalid("status is required", [{"pointer": "/status", "message": "required"}])
-    before = {"status": finding.status.value}
-    finding.status = FindingStatus(status)
-    record_change(
-        session,
-        actor,
-        source,
-        "shadow_it_finding",
-        finding.id,
-        f"{finding.vendor_name} ({finding.department or 'no department'})",
-        "updated",
-        before,
-        {"status": finding.status.value},
-    )
-    return finding
+    label = f"{finding.vendor_name} ({finding.department or 'no department'})"
+    return _mark(session, actor, source, "shadow_it_finding", finding, label, status)
 
 
 def unknown_names(session: Session, limit: int = 200) -> list[UnknownName]:
@@ -164,23 +149,20 @@ def set_unknown_status(
 ) -> UnknownName:
     """IT classifies an unknown name: known (looked at: not a SaaS tool, or dealt with),
     ignored (listed last from now on), or new again."""
+    label = f"{unknown.name} ({unknown.kind})"
+    return _mark(session, actor, source, "shadow_it_unknown", unknown, label, status)
+
+
+def _mark(session: Session, actor: Actor, source: str, kind: str, row, label: str, status: str):
+    """Sets the status of a finding or an unknown name, recorded in the history."""
     _check_choice("status", status, FindingStatus)
     if not status:
         raise Invalid("status is required", [{"pointer": "/status", "message": "required"}])
-    before = {"status": unknown.status.value}
-    unknown.status = FindingStatus(status)
-    record_change(
-        session,
-        actor,
-        source,
-        "shadow_it_unknown",
-        unknown.id,
-        f"{unknown.name} ({unknown.kind})",
-        "updated",
-        before,
-        {"status": unknown.status.value},
-    )
-    return unknown
+    before = {"status": row.status.value}
+    row.status = FindingStatus(status)
+    after = {"status": row.status.value}
+    record_change(session, actor, source, kind, row.id, label, "updated", before, after)
+    return row
 
 
 def unknown_as_dict(row: UnknownName) -> dict:

@@ -45,7 +45,7 @@ class ScanContext:
     since: datetime | None = None
 
     def __post_init__(self) -> None:
-        self.match_host = lru_cache(maxsize=16384)(self.index.by_host)
+        self.match_host = self.index.by_host  # the index keeps its own cache of hosts
         self.match_merchant = lru_cache(maxsize=16384)(self.index.by_merchant)
         self.domain_of = lru_cache(maxsize=16384)(registrable_domain)
         self.is_gateway = lru_cache(maxsize=16384)(self.states.is_gateway)

@@ -12,7 +12,7 @@ SANDBOX_PORT ?= 9001
 # which keeps module-scoped servers started once. PYTEST_ARGS= runs it in one process.
 PYTEST_ARGS ?= -n 4 --dist loadfile
 
-.PHONY: run test bench lint format clean
+.PHONY: run test bench bench-throughput lint format clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,7 @@ test: $(STAMP) $(NODE_STAMP)
 ## Run the benchmarks (PostgreSQL ones need GATEHOUSE_BENCH_DATABASE_URL)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/side_by_side.py
 	$(BIN)/python bench/proxy_overhead.py
 	$(BIN)/python bench/decision_vs_rego.py
 	$(BIN)/python bench/consent_lookup.py
@@ -48,6 +49,13 @@ bench: $(STAMP)
 	$(BIN)/python bench/vendor_lookup.py
 	$(BIN)/python bench/shadow_it_scan.py
 	$(BIN)/python bench/usage_report.py
+	$(BIN)/python bench/audit_ratios.py
+	$(BIN)/python bench/change_propagation.py
+
+## Gatehouse's throughput and latency next to nginx and a bare pass-through, side by side
+## (needs nginx and wrk); keep the figures: make bench-throughput BENCH_ARGS="--record"
+bench-throughput: $(STAMP)
+	$(BIN)/python bench/side_by_side.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

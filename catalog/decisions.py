@@ -37,6 +37,7 @@ from catalog.models import (
     ToolStatus,
     TransferBasis,
 )
+from catalog.rate_limit_terms import checked_grant_limits
 from catalog.requests import (
     move_to,
     record_request_change,
@@ -65,6 +66,7 @@ class GrantTerms:
     data_categories: list[str]
     mode: GrantMode
     expires: date | None
+    limits: dict[str, list[str]]
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,7 @@ def _approve(session, actor, source, request, outcome, given, spec_folders) -> D
             terms.data_categories,
             terms.mode,
             terms.expires,
+            terms.limits,
         )
     _close(session, actor, source, request, outcome, given["comment"], tool)
     missing = missing_credentials(tool, _spec_of(tool, spec_folders))
@@ -258,9 +261,10 @@ def _one_grant(session, entry, where: str, problems: list[dict]) -> GrantTerms |
     if mode not in tuple(GrantMode):
         problems.append({"pointer": f"{where}/mode", "message": "must be strict or redact"})
     expires = _future_date(entry.get("expires"), f"{where}/expires", problems)
+    limits = checked_grant_limits(entry.get("limits"), f"{where}/limits", problems)
     if len(problems) > count:
         return None
-    return GrantTerms(department, purposes, categories, GrantMode(mode), expires)
+    return GrantTerms(department, purposes, categories, GrantMode(mode), expires, limits)
 
 
 def _keys(value, known: frozenset[str], where: str, problems: list[dict]) -> list[str]:

@@ -34,6 +34,7 @@ from catalog.errors import CatalogRefusal, Invalid
 from catalog.grants import grant_state, put_grant
 from catalog.history import record_change
 from catalog.models import Department, Grant, GrantMode, Tool, ToolStatus, TransferBasis
+from catalog.rate_limit_terms import GrantLimitsError, grant_limits, rate_list
 from catalog.tools import create_tool, update_tool
 from connectors.registry import (
     GENERIC,
@@ -83,6 +84,9 @@ _TOOL_KEYS = {
     "retention": ("retention", _same),
     "seats": ("seats", _same),
     "contract_volume": ("contract_volume", _same),
+    "rate_limits": ("rate_limits", rate_list),
+    "vendor_quota": ("vendor_quota", rate_list),
+    "limits_on_store_outage": ("limits_on_store_outage", _same),
 }
 
 
@@ -182,6 +186,9 @@ def _export_tool(tool: Tool) -> dict:
         "contract_volume": tool.contract_volume,
         "credentials": dict(tool.credential_sources) or None,
         "spec": tool.inline_spec,
+        "rate_limits": list(tool.rate_limits) or None,
+        "vendor_quota": list(tool.vendor_quota) or None,
+        "limits_on_store_outage": tool.limits_on_store_outage,
     }
     return {key: value for key, value in entry.items() if value is not None}
 
@@ -194,6 +201,7 @@ def _export_grant(grant: Grant) -> dict:
         "data_categories": list(grant.data_categories),
         "mode": grant.mode.value,
         "expires": grant.expires.isoformat() if grant.expires else None,
+        "limits": dict(grant.limits) or None,
     }
     return {key: value for key, value in entry.items() if value is not None}
 
@@ -263,11 +271,13 @@ class _Applier:
 
     def _tool_fields(self, entry: dict, where: str) -> dict:
         """The fields of the tool the entry gives (apply owns those, and only those)."""
-        given = {
-            column: convert(entry[key])
-            for key, (column, convert) in _TOOL_KEYS.items()
-            if key in entry
-        }
+        given = {}
+        for key, (column, convert) in _TOOL_KEYS.items():
+            if key in entry:
+                try:
+                    given[column] = convert(entry[key])
+                except ValueError as exc:
+                    raise CatalogError(f"{where}/{key}: {exc}") from exc
         if "data_subjects" in entry:
             given["data_subjects"] = sorted(self._data_subjects(entry, where))
         return given
@@ -296,11 +306,21 @@ class _Applier:
             "expires": date.fromisoformat(entry["expires"])
             if "expires" in entry
             else (grant.expires if grant else None),
+            "limits": self._grant_limits(entry, grant, where),
         }
         before = grant_state(grant) if grant is not None else None
         after = grant_state(put_grant(self.session, self.actor, SOURCE, department, tool, **terms))
         changed = [name for name in after if before is not None and before[name] != after[name]]
         self._note("grant", f"{department.slug} -> {tool.slug}", before is None, changed)
+
+    @staticmethod
+    def _grant_limits(entry: dict, grant: Grant | None, where: str) -> dict:
+        if "limits" not in entry:
+            return grant.limits if grant else {}
+        try:
+            return grant_limits(entry["limits"])
+        except GrantLimitsError as exc:
+            raise CatalogError(f"{where}/limits{exc.pointer}: {exc}") from exc
 
     def client(self, entry: dict, where: str) -> None:
         department = self.department(entry["department"], None)

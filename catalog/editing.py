@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from catalog.errors import Invalid
 from catalog.grants import put_grant, remove_grant
 from catalog.models import Department, Grant, GrantMode, Tool, TransferBasis
+from catalog.rate_limit_terms import checked_grant_limits, rate_list, store_outage
 from catalog.tools import update_tool
 from gateway.addresses import literal_address, refusal_reason
 from gateway.identity.actors import Actor
@@ -109,9 +110,20 @@ EDITABLE: dict[str, Callable[[Any], Any]] = {
     "data_subjects": _data_subjects,
     "seats": _count,
     "contract_volume": _count,
+    "rate_limits": rate_list,
+    "vendor_quota": rate_list,
+    "limits_on_store_outage": store_outage,
 }
+#: Lists of limits: emptied (given as None or "") they hold no limit.
+LIMIT_LISTS = frozenset({"rate_limits", "vendor_quota"})
 #: Fields that may be emptied (given as None); the others always hold a value.
-CLEARABLE = frozenset(EDITABLE) - {"name", "allow_private_network", "data_subjects"}
+CLEARABLE = frozenset(EDITABLE) - {
+    "name",
+    "allow_private_network",
+    "data_subjects",
+    "limits_on_store_outage",
+    *LIMIT_LISTS,
+}
 
 
 def edit_tool(
@@ -137,6 +149,8 @@ def edit_tool(
 def _checked(name: str, value: Any) -> Any:
     if name not in EDITABLE:
         raise ValueError(f"cannot be edited (editable: {', '.join(EDITABLE)})")
+    if (value is None or value == "") and name in LIMIT_LISTS:
+        return []
     if value is None or value == "":
         if name not in CLEARABLE:
             raise ValueError("is required")
@@ -161,7 +175,7 @@ def set_grant(
     terms: Mapping[str, Any],
 ) -> Grant:
     """The department's grant for the tool, created or replaced by ``terms`` (purposes,
-    data categories, mode ``strict`` or ``redact``, expiry date or None)."""
+    data categories, mode ``strict`` or ``redact``, expiry date or None, limits)."""
     actor.require(PERMISSION)
     errors = _unknown("purposes", terms.get("purposes", []), known_data_uses())
     errors += _unknown("data_categories", terms.get("data_categories", []), known_data_categories())
@@ -174,6 +188,7 @@ def set_grant(
         expires = _day(terms["expires"]) if terms.get("expires") else None
     except ValueError as exc:
         errors.append({"pointer": "/expires", "message": str(exc)})
+    limits = checked_grant_limits(terms.get("limits"), "/limits", errors)
     if errors:
         raise Invalid("the grant was not changed", errors)
     return put_grant(
@@ -186,6 +201,7 @@ def set_grant(
         list(terms.get("data_categories", [])),
         GrantMode(terms.get("mode", "strict")),
         expires,
+        limits,
     )
 
 

@@ -1,4 +1,7 @@
-"""Granting a department the use of a tool, each change recorded in the history."""
+"""Granting a department the use of a tool, each change recorded in the history.
+
+A grant's limits (``per_app``, ``per_department``) are checked by
+``catalog.rate_limit_terms`` before they reach here."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ def grant_state(grant: Grant) -> dict[str, Any]:
         "data_categories": sorted(grant.data_categories),
         "mode": grant.mode.value,
         "expires": grant.expires.isoformat() if grant.expires else None,
+        "limits": dict(grant.limits or {}),
     }
 
 
@@ -34,6 +38,7 @@ def put_grant(
     data_categories: list[str],
     mode: GrantMode = GrantMode.STRICT,
     expires: date | None = None,
+    limits: dict[str, list[str]] | None = None,
 ) -> Grant:
     """The department's grant for the tool, created or replaced by these terms."""
     grant = session.scalar(
@@ -47,6 +52,7 @@ def put_grant(
     grant.data_categories = sorted(set(data_categories))
     grant.mode = mode
     grant.expires = expires
+    grant.limits = limits or {}
     after = grant_state(grant)
     record_change(
         session,

@@ -93,6 +93,14 @@ class Tool(Base):
     credential_sources: Mapped[dict] = mapped_column(JSON, default=dict)
     #: For the ``generic`` connector: the auth and operations IT declared for this tool.
     inline_spec: Mapped[dict | None] = mapped_column(JSON)
+    #: IT's limits on calls to the tool by all apps together (``100/minute``, ...).
+    rate_limits: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: The vendor's quota as its plan states it (``10/second``, ``500000/month``, ...).
+    vendor_quota: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: When the store of the counters is unreachable: let calls go on, or refuse them.
+    limits_on_store_outage: Mapped[str] = mapped_column(
+        String(6), default="open", server_default="open"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -111,6 +119,8 @@ class Grant(Base):
     data_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     mode: Mapped[GrantMode] = mapped_column(enum_by_value(GrantMode), default=GrantMode.STRICT)
     expires: Mapped[date | None] = mapped_column(Date)
+    #: Rate limits of each app (``per_app``) and of the department (``per_department``).
+    limits: Mapped[dict] = mapped_column(JSON, default=dict)
 
     department: Mapped[Department] = relationship()
     tool: Mapped[Tool] = relationship()

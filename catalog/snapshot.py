@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from catalog.models import Grant, Tool
+from catalog.rate_limit_terms import NO_GRANT_LIMITS, NO_TOOL_LIMITS, GrantLimits, ToolLimits
 from connectors.registry import GENERIC, SpecError, load_spec, parse_inline_spec
 from connectors.spec import ConnectorSpec
 from policies.facts import GrantFacts, ToolFacts
@@ -32,6 +33,7 @@ class ToolView:
     credentials: Mapping[str, str] = field(repr=False)
     #: The gateway may connect to loopback and private addresses for this tool.
     allow_private_network: bool = False
+    limits: ToolLimits = NO_TOOL_LIMITS
 
     @property
     def slug(self) -> str:
@@ -42,9 +44,15 @@ class ToolView:
 class CatalogSnapshot:
     tools: Mapping[str, ToolView]
     grants: Mapping[tuple[str, str], GrantFacts]
+    grant_limits: Mapping[tuple[str, str], GrantLimits] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     def grant(self, department: str, tool: str) -> GrantFacts | None:
         return self.grants.get((department, tool))
+
+    def limits_of_grant(self, department: str, tool: str) -> GrantLimits:
+        return self.grant_limits.get((department, tool), NO_GRANT_LIMITS)
 
 
 def build_catalog_snapshot(
@@ -56,16 +64,20 @@ def build_catalog_snapshot(
         for tool in session.scalars(select(Tool))
     }
     query = select(Grant).options(joinedload(Grant.department), joinedload(Grant.tool))
-    grants = {
-        (grant.department.slug, grant.tool.slug): GrantFacts(
+    grants, grant_limits = {}, {}
+    for grant in session.scalars(query):
+        key = (grant.department.slug, grant.tool.slug)
+        grants[key] = GrantFacts(
             purposes=frozenset(grant.purposes),
             data_categories=frozenset(grant.data_categories),
             mode=grant.mode.value,
             expires=grant.expires,
         )
-        for grant in session.scalars(query)
-    }
-    return CatalogSnapshot(MappingProxyType(tools), MappingProxyType(grants))
+        if grant.limits:
+            grant_limits[key] = GrantLimits.of(grant.limits)
+    return CatalogSnapshot(
+        MappingProxyType(tools), MappingProxyType(grants), MappingProxyType(grant_limits)
+    )
 
 
 def _tool_view(
@@ -87,6 +99,7 @@ def _tool_view(
         base_url=tool.base_url or (spec.base_url if spec else None),
         credentials=MappingProxyType(credentials),
         allow_private_network=tool.allow_private_network,
+        limits=ToolLimits.of(tool.rate_limits, tool.vendor_quota, tool.limits_on_store_outage),
     )
 
 

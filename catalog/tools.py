@@ -38,6 +38,9 @@ TRACKED_FIELDS = (
     "seats",
     "contract_volume",
     "inline_spec",
+    "rate_limits",
+    "vendor_quota",
+    "limits_on_store_outage",
 )
 
 

@@ -33,6 +33,9 @@ SPECS_DIR = Path(__file__).parent / "specs"
 META_SCHEMA_PATH = Path(__file__).parent / "spec.schema.json"
 #: The connector of tools whose operations IT declares in the catalog itself.
 GENERIC = "generic"
+#: Methods whose operations are idempotent unless the spec says otherwise (RFC 9110 9.2.2):
+#: a failed call of one may be sent again (``gateway.retries``).
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
 class SpecError(ValueError):
@@ -131,7 +134,7 @@ def _operation(entry: dict) -> Operation:
         param_patterns={
             name: rule["pattern"] for name, rule in entry.get("path_params", {}).items()
         },
-        idempotent=entry.get("idempotent", entry["method"] in {"GET", "PUT", "DELETE"}),
+        idempotent=entry.get("idempotent", entry["method"] in IDEMPOTENT_METHODS),
         erases=entry.get("erases", False),
         unsubscribes=entry.get("unsubscribes", False),
         body_validator=_validator(closed(entry["body"]) if "body" in entry else None),

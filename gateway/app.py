@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import (
     api,
@@ -32,6 +33,9 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(config.instance_path))
     app.config.update(SECRET_KEY=config.secret_key, MAX_CONTENT_LENGTH=config.max_body_bytes)
     app.extensions["gatehouse.config"] = config
+    if config.trusted_proxies:  # the client's address and scheme, as the load balancer saw them
+        hops = config.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
     request_id.init_app(app)
     errors.init_app(app)
     db.init_app(app)

@@ -27,6 +27,7 @@ from gateway.db import db, utcnow
 from gateway.demo import run_demo
 from gateway.history_commands import history_group
 from gateway.identity.actors import Actor
+from gateway.keys_commands import keys_group
 from gateway.migrate import upgrade
 from gateway.notifications.commands import notices_group
 from gateway.oauth.apps import register_app
@@ -67,6 +68,7 @@ cli.add_command(notices_group)
 cli.add_command(users_group)
 cli.add_command(shadow_it_group)
 cli.add_command(report_group)
+cli.add_command(keys_group)
 
 
 @cli.command("serve")
@@ -95,11 +97,13 @@ def db_upgrade(revision: str) -> None:
 @cli.command("apply")
 @click.argument("file", type=click.File("r"))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def apply_command(file, as_json: bool) -> None:
+@click.option("--dry-run", is_flag=True, help="Say what would change, and change nothing.")
+def apply_command(file, as_json: bool, dry_run: bool) -> None:
     """Create or update departments, tools, grants and clients from a YAML FILE ('-' for stdin).
 
     Applying the same file twice changes nothing; nothing absent from it is deleted.
-    New clients' secrets are printed once.
+    New clients' secrets are printed once. With --dry-run the file is checked and applied
+    in a transaction that is then rolled back: the report says what would change.
     """
     try:
         document = yaml.safe_load(file)
@@ -112,21 +116,24 @@ def apply_command(file, as_json: bool) -> None:
         )
     except CatalogError as exc:
         raise click.ClickException(str(exc)) from exc
-    db.session.commit()
+    if dry_run:  # nothing of it stays: no new client has an id or a secret
+        db.session.rollback()
+    else:
+        db.session.commit()
+    new_clients = [] if dry_run else report.new_clients
     if as_json:
+        clients = [vars(client) for client in new_clients]
         click.echo(
             json.dumps(
-                {
-                    "changes": report.changes,
-                    "new_clients": [vars(client) for client in report.new_clients],
-                },
-                indent=2,
+                {"dry_run": dry_run, "changes": report.changes, "new_clients": clients}, indent=2
             )
         )
         return
+    if dry_run:
+        click.echo("Dry run: nothing was changed. Applying the file would make these changes:")
     for change in report.changes or ["no changes"]:
         click.echo(change)
-    for client in report.new_clients:
+    for client in new_clients:
         click.echo(f"\nclient {client.name}: id {client.client_id} secret {client.client_secret}")
         click.echo("  (the secret is shown only now; it is stored hashed)")
 

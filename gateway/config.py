@@ -103,8 +103,15 @@ class Config:
     upstream_connect_timeout: float = 3.05
     upstream_read_timeout: float = 30.0
     upstream_pool_size: int = 20
-    #: How often a failed connection to a vendor is tried again (nothing was sent yet).
+    #: How often a failed vendor call is tried again, when it safely can be (``gateway.retries``).
     upstream_retries: int = 2
+    #: Seconds of backoff between retries: the first goes at once, the n-th after this
+    #: times 2^(n-1), plus up to this.
+    upstream_backoff: float = 0.25
+    #: Failed calls in a row that open a tool's circuit breaker (0: no breaker).
+    breaker_failures: int = 5
+    #: Seconds an open breaker refuses calls before it lets one through to probe.
+    breaker_open_seconds: float = 30.0
     #: Seconds a vendor has for its whole answer (each read also has the read timeout).
     upstream_deadline: float = 60.0
     #: A vendor answer larger than this is not passed on (502).
@@ -113,6 +120,12 @@ class Config:
     #: Seconds a client may go without sending any of its request body before it is cut off.
     client_body_timeout: float = 10.0
     snapshot_max_age: float = 1.0
+    #: PostgreSQL: whether each worker listens for the changes the database announces
+    #: (``LISTEN``), to see them as they commit rather than at the next poll.
+    change_notifications: bool = True
+    #: Seconds between polls of the versions while changes are being announced (a safety
+    #: net); when they are not (SQLite, listener down), ``snapshot_max_age``.
+    snapshot_poll: float = 30.0
     log_level: str = "INFO"
     #: Folders of connector specs, later ones overriding earlier ones.
     connector_folders: tuple[Path, ...] = (SPECS_DIR,)
@@ -135,6 +148,9 @@ class Config:
     #: Failed sign-ins allowed per account, and per client address (``limits`` notation).
     sign_in_account_limit: str = "5 per 15 minutes"
     sign_in_address_limit: str = "20 per 15 minutes"
+    #: Proxies (load balancers) in front of the gateway whose ``X-Forwarded-For`` /
+    #: ``-Proto`` / ``-Host`` / ``-Port`` are believed: 0, the client's own connection.
+    trusted_proxies: int = 0
     oidc: OidcSettings | None = None
     #: The portal's address as people reach it, for links in notices (default the issuer).
     public_url: str = ""
@@ -171,6 +187,11 @@ class Config:
             upstream_read_timeout=env.number("UPSTREAM_READ_TIMEOUT", cls.upstream_read_timeout),
             upstream_pool_size=env.integer("UPSTREAM_POOL_SIZE", cls.upstream_pool_size, low=1),
             upstream_retries=env.integer("UPSTREAM_RETRIES", cls.upstream_retries, high=5),
+            upstream_backoff=env.number("UPSTREAM_BACKOFF", cls.upstream_backoff, low=0),
+            breaker_failures=env.integer("BREAKER_FAILURES", cls.breaker_failures, high=1000),
+            breaker_open_seconds=env.number(
+                "BREAKER_OPEN_SECONDS", cls.breaker_open_seconds, low=0.1
+            ),
             upstream_deadline=env.number("UPSTREAM_DEADLINE", cls.upstream_deadline),
             upstream_max_response_bytes=env.integer(
                 "UPSTREAM_MAX_RESPONSE_BYTES", cls.upstream_max_response_bytes, low=1024
@@ -178,6 +199,8 @@ class Config:
             max_body_bytes=env.integer("MAX_BODY_BYTES", cls.max_body_bytes, low=1024),
             client_body_timeout=env.number("CLIENT_BODY_TIMEOUT", cls.client_body_timeout),
             snapshot_max_age=env.number("SNAPSHOT_MAX_AGE", cls.snapshot_max_age, low=0),
+            change_notifications=env.flag("CHANGE_NOTIFICATIONS", cls.change_notifications),
+            snapshot_poll=env.number("SNAPSHOT_POLL", cls.snapshot_poll, low=0),
             log_level=env.text("LOG_LEVEL", cls.log_level).upper(),
             connector_folders=connector_folders_from_env(environ),
             policy_file=env.file("POLICY_FILE", POLICY_PATH),
@@ -194,6 +217,7 @@ class Config:
             sign_in_address_limit=env.rate_limit(
                 "SIGN_IN_ADDRESS_LIMIT", cls.sign_in_address_limit
             ),
+            trusted_proxies=env.integer("TRUSTED_PROXIES", cls.trusted_proxies, low=0, high=5),
             oidc=_oidc_settings(env),
             public_url=env.url("PUBLIC_URL", NOTIFY_WEBHOOK_SCHEMES) or "",
             notifications=NotificationSettings.from_env(env),

@@ -20,6 +20,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -60,8 +61,50 @@ VENDOR_ERRORS = Counter(
     "address-refused, auth (its token endpoint), 429 (rate limited) and 5xx.",
     ["tool", "kind"],
 )
+RATE_LIMITED = Counter(
+    "gatehouse_rate_limited_total",
+    "Calls refused with 429 by a rate limit, by tool, calling department and the limit's "
+    "kind: app, department, tool, vendor_quota, or vendor_pause (the vendor's own 429 "
+    "holding the tool's calls for every app).",
+    ["tool", "department", "limit"],
+)
+LIMIT_STORE_ERRORS = Counter(
+    "gatehouse_rate_limit_store_errors_total",
+    "Calls whose limits could not be counted because their store (Redis) was unreachable, "
+    "by tool and what became of them: open (let through), closed (refused with 503), or "
+    "pause-lost (a vendor's 429 could not be shared with the other instances).",
+    ["tool", "outcome"],
+)
+VENDOR_PAUSES = Counter(
+    "gatehouse_vendor_pauses_total",
+    "Times a vendor's 429 paused its tool for every app, by tool.",
+    ["tool"],
+)
 UPSTREAM_LATENCY = Histogram(
     "gatehouse_upstream_seconds", "Time the tool took to answer.", ["tool"]
+)
+UPSTREAM_RETRIES = Counter(
+    "gatehouse_upstream_retries_total",
+    "Calls to a tool sent again after a failure (a failed connection; for calls that may be "
+    "repeated, also a broken connection, a timeout, a 502, 503 or 504).",
+    ["tool"],
+)
+BREAKER_STATE = Gauge(
+    "gatehouse_breaker_state",
+    "Each tool's circuit breaker: 0 closed, 1 half-open (one call probes the tool), 2 open "
+    "(calls refused). Each worker has its own; the highest of the live workers is shown.",
+    ["tool"],
+    multiprocess_mode="livemax",
+)
+BREAKER_TRANSITIONS = Counter(
+    "gatehouse_breaker_transitions_total",
+    "Times a tool's circuit breaker moved to a state (open, half-open, closed).",
+    ["tool", "state"],
+)
+BREAKER_REFUSED = Counter(
+    "gatehouse_breaker_refused_total",
+    "Calls refused, unforwarded, because the tool's circuit breaker was open or probing.",
+    ["tool"],
 )
 
 AUDIT_WRITTEN = Counter(
@@ -75,7 +118,8 @@ AUDIT_FAILURES = Counter(
     "gatehouse_audit_write_failures_total",
     "Entries the exchange log's writer could not commit: the database was unavailable "
     "(unavailable) or refused the entry (refused), or the entry could not be encoded "
-    "(invalid). Each such call was answered 503.",
+    "(invalid). A call whose record was not written was answered 503; one whose outcome "
+    "was not written keeps its record pending.",
     ["cause"],
 )
 AUDIT_BATCH = Histogram(
@@ -92,6 +136,24 @@ AUDIT_LOCK_HELD = Histogram(
     "Time a writer held the chain lock for one batch, commit included: the log's "
     "throughput across all instances is at most entries per batch over this time.",
     buckets=(0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 1.0),
+)
+
+CHANGE_NOTIFICATIONS = Counter(
+    "gatehouse_change_notifications_total",
+    "Changes the database announced to this instance's workers (PostgreSQL LISTEN), by "
+    "the snapshot they concern (catalog: tools, grants, apps, keys; revocations).",
+    ["snapshot"],
+)
+CHANGE_LISTENERS = Gauge(
+    "gatehouse_change_listeners_up",
+    "Workers hearing the database's change announcements now; the others poll.",
+    multiprocess_mode="livesum",
+)
+CHANGE_LISTENER_CONNECTIONS = Counter(
+    "gatehouse_change_listener_connections_total",
+    "Times a worker's listening connection was lost (event=lost) and made again "
+    "(event=restored); meanwhile that worker polls.",
+    ["event"],
 )
 
 
@@ -123,6 +185,34 @@ def observe_vendor_error(tool: str, kind: str) -> None:
     VENDOR_ERRORS.labels(tool, kind).inc()
 
 
+def observe_rate_limited(tool: str, department: str, limit: str) -> None:
+    RATE_LIMITED.labels(tool, department, limit).inc()
+
+
+def observe_limit_store_error(tool: str, outcome: str) -> None:
+    LIMIT_STORE_ERRORS.labels(tool, outcome).inc()
+
+
+def observe_vendor_pause(tool: str) -> None:
+    VENDOR_PAUSES.labels(tool).inc()
+
+
+def observe_retries(tool: str, retries: int) -> None:
+    if retries:
+        UPSTREAM_RETRIES.labels(tool).inc(retries)
+
+
+def observe_breaker_state(tool: str, state: str, value: int, moved: bool) -> None:
+    """A breaker's state, as first set (``moved=False``) or as moved to."""
+    BREAKER_STATE.labels(tool).set(value)
+    if moved:
+        BREAKER_TRANSITIONS.labels(tool, state).inc()
+
+
+def observe_breaker_refused(tool: str) -> None:
+    BREAKER_REFUSED.labels(tool).inc()
+
+
 def observe_audit_batch(entries: int, waited: float, held: float) -> None:
     AUDIT_BATCH.observe(entries)
     AUDIT_LOCK_WAIT.observe(waited)
@@ -136,6 +226,16 @@ def observe_audit_written(kind: str, entries: int = 1) -> None:
 def observe_audit_failure(cause: str, entries: int = 1) -> None:
     if entries:
         AUDIT_FAILURES.labels(cause).inc(entries)
+
+
+def observe_change_notification(snapshot: str) -> None:
+    CHANGE_NOTIFICATIONS.labels(snapshot).inc()
+
+
+def observe_change_listener(up: bool, event: str | None = None) -> None:
+    CHANGE_LISTENERS.set(1 if up else 0)
+    if event is not None:
+        CHANGE_LISTENER_CONNECTIONS.labels(event).inc()
 
 
 def registry() -> CollectorRegistry:

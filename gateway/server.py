@@ -1,7 +1,8 @@
 """Serving the app with gunicorn from the ``gatehouse serve`` command.
 
 Each worker builds its own app after the fork, so no database connection or
-thread is shared across processes.
+thread is shared across processes; then it starts listening for the database's change
+announcements (``gateway.change_listener``).
 
 Each start gets a runtime folder of its own (mode 0700, removed on exit), so that
 several instances on one host never share state: it holds gunicorn's control socket
@@ -29,6 +30,7 @@ from gunicorn.app.base import BaseApplication
 from prometheus_client import multiprocess
 
 from gateway.app import create_app
+from gateway.change_listener import listen_for_changes
 
 MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -98,6 +100,21 @@ def mark_worker_dead(_arbiter, worker) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
+def close_exchange_log(_arbiter, worker) -> None:
+    """gunicorn's ``worker_exit`` hook, in the worker once it stopped serving: the
+    outcomes still queued (calls are answered before theirs is written) are written."""
+    app = getattr(worker, "wsgi", None)  # none if the worker never built the app
+    services = getattr(app, "extensions", {}).get("gatehouse.proxy")
+    if services is not None:
+        services.log.close()
+
+
+def start_listening(worker) -> None:
+    """gunicorn's ``post_worker_init`` hook: the worker, forked and with its app, hears
+    the database's change announcements on a connection of its own."""
+    listen_for_changes(worker.wsgi)
+
+
 def run_master(
     runtime: Path, host: str, port: int, workers: int, threads: int, companions: Sequence[int]
 ) -> None:
@@ -114,6 +131,8 @@ def run_master(
                 "graceful_timeout": 10,
                 "control_socket": str(runtime / "gunicorn.ctl"),
                 "child_exit": mark_worker_dead,
+                "worker_exit": close_exchange_log,
+                "post_worker_init": start_listening,
             }
         ).run()
     finally:

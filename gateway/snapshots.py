@@ -1,13 +1,19 @@
 """Immutable in-memory views of database state, rebuilt when their version changes.
 
 The hot path reads the catalog, the clients, their API keys and the revoked tokens from here, never
-from the database. At most once per ``GATEHOUSE_SNAPSHOT_MAX_AGE`` seconds one
-query reads every version counter; a view whose counter moved is rebuilt. That is
-how a change made on one instance (or by the CLI) reaches all of them within a second.
+from the database. When the versions are due, one query reads every version counter; a
+view whose counter moved is rebuilt. They are due when a change was announced (on
+PostgreSQL, ``gateway.change_listener`` hears every committed change as it commits),
+and otherwise at most every ``GATEHOUSE_SNAPSHOT_MAX_AGE`` seconds -- or, while changes
+are being announced to this process, only every ``GATEHOUSE_SNAPSHOT_POLL`` seconds, a
+safety net. That is how a change made on one instance (or by the CLI) reaches all of
+them within a second. The files (connectors, policy) announce nothing: their
+fingerprints are looked at every ``GATEHOUSE_SNAPSHOT_MAX_AGE`` seconds either way.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -44,14 +50,23 @@ class Snapshots:
         sessions: sessionmaker[Session],
         max_age: float,
         local_versions: Callable[[], dict[str, Any]] = dict,
+        poll: float | None = None,
     ) -> None:
         self._sessions = sessions
         self._max_age = max_age
+        self._poll = max_age if poll is None else max(poll, max_age)
         self._local_versions = local_versions
         self._views: dict[str, _View] = {}
         self._values: dict[str, Any] = {}
         self._built_at_version: dict[str, tuple] = {}
+        self._database_versions: dict[str, Any] = {}
         self._checked_at = float("-inf")
+        self._read_at = float("-inf")
+        #: Changes made known (numbered), and the last one the views were checked after.
+        self._changes = itertools.count(1)
+        self._latest_change = 0
+        self._checked_change = -1
+        self._announced = False
         self._lock = threading.Lock()
 
     def register(self, name: str, build: Callable[[Session], Any], *version_names: str) -> None:
@@ -59,31 +74,57 @@ class Snapshots:
         self._views[name] = _View(version_names, build)
 
     def get(self, name: str) -> Any:
-        if time.monotonic() - self._checked_at >= self._max_age or name not in self._values:
+        if self._due() or name not in self._values:
             self._refresh()
         return self._values[name]
 
     def invalidate(self) -> None:
-        """Make the next read check the versions (after a change made by this instance)."""
-        self._checked_at = float("-inf")
+        """Make the next read check the versions (after a change made by this instance,
+        or announced)."""
+        self._latest_change = next(self._changes)  # atomic, unlike += (listener, requests)
+
+    def announced(self, announced: bool) -> None:
+        """Whether every committed change is being announced to this process (then the
+        versions are polled every ``poll`` seconds, else every ``max_age``). Either way
+        the next read checks the versions: what happened meanwhile may not have been."""
+        self._announced = announced
+        self.invalidate()
+
+    def _due(self) -> bool:
+        return (
+            self._latest_change != self._checked_change
+            or time.monotonic() - self._checked_at >= self._max_age
+        )
 
     def _refresh(self) -> None:
         with self._lock:
-            if time.monotonic() - self._checked_at < self._max_age and len(self._values) == len(
-                self._views
-            ):
+            if not self._due() and len(self._values) == len(self._views):
                 return
+            now = time.monotonic()
+            # A change made known from now on is read at the next check; one made known
+            # before was committed before the read below. Readers meanwhile wait for it.
+            change = self._latest_change
+            read_database = (
+                change != self._checked_change or now - self._read_at >= self._database_interval()
+            )
             try:
-                self._rebuild_changed()
+                self._rebuild_changed(read_database, now)
             except SQLAlchemyError:
+                self._read_at = float("-inf")
                 if len(self._values) < len(self._views):
                     raise
                 logger.exception("snapshot refresh failed; serving the previous snapshot")
-            self._checked_at = time.monotonic()
+            self._checked_at, self._checked_change = now, change
 
-    def _rebuild_changed(self) -> None:
-        with self._sessions() as session:
-            versions = {**read_versions(session), **self._local_versions()}
+    def _database_interval(self) -> float:
+        return self._poll if self._announced else self._max_age
+
+    def _rebuild_changed(self, read_database: bool, now: float) -> None:
+        with self._sessions() as session:  # connects only if it reads or rebuilds
+            if read_database or not self._database_versions:
+                self._database_versions = read_versions(session)
+                self._read_at = now
+            versions = {**self._database_versions, **self._local_versions()}
             for name, view in self._views.items():
                 version = tuple(versions.get(version_name) for version_name in view.version_names)
                 if name not in self._values or self._built_at_version[name] != version:
@@ -123,6 +164,7 @@ def init_app(app: Flask) -> None:
             "connectors": connector_fingerprint(folders),
             "policy": file_fingerprint(policy_file),
         },
+        config.snapshot_poll,
     )
     snapshots.register("policy", lambda session: load_policy(policy_file), "policy")
     snapshots.register(

@@ -5,6 +5,7 @@ deadline for the whole answer are always set, the answer's size is capped, hop-b
 headers, the app's own credentials and headers that would change the call's meaning
 never leave, cookies never come back, and the upstream path cannot climb out of the
 tool's base URL. However the call fails, the failure is an :class:`UpstreamFailure`.
+A failed call is tried again when that is safe and fits in its deadline (``gateway.retries``).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import requests
 from urllib3.exceptions import HTTPError, MaxRetryError, ProtocolError, ReadTimeoutError
-from urllib3.util import Retry
 
 from gateway.deadline import deadline
+from gateway.metrics import observe_retries
+from gateway.retries import retried_call, vendor_retry
 from gateway.vendor_connections import AddressRefused, VettedAdapter
 
 logger = logging.getLogger(__name__)
@@ -129,7 +131,7 @@ class UpstreamResponse:
     headers: list[tuple[str, str]]
     body: bytes
     elapsed: float
-    #: Connection attempts that failed before this one (nothing was sent by them).
+    #: Tries that failed before this one (see ``gateway.retries``).
     retries: int = 0
 
 
@@ -210,10 +212,12 @@ class UpstreamPool:
         retries: int = 0,
         deadline: float = 60.0,
         max_response_bytes: int = 8 * 1024 * 1024,
+        backoff: float = 0.0,
     ) -> None:
         self._timeout = (connect_timeout, read_timeout)
         self._pool_size = pool_size
         self._retries = retries
+        self._backoff = backoff
         self._deadline = deadline
         self._max_response_bytes = max_response_bytes
         self._sessions: dict[tuple[str, bool], requests.Session] = {}
@@ -227,11 +231,13 @@ class UpstreamPool:
         headers: dict[str, str],
         body: bytes,
         allow_private_network: bool = False,
+        idempotent: bool = False,
     ) -> UpstreamResponse:
-        """The vendor's answer, or :class:`UpstreamFailure` however the call goes wrong."""
+        """The vendor's answer, or :class:`UpstreamFailure` however the call goes wrong.
+        ``idempotent``: the call may be sent again if it failed (see ``gateway.retries``)."""
         started = time.perf_counter()
         session = self._session(tool, allow_private_network)
-        with deadline(self._deadline) as watch:
+        with deadline(self._deadline) as watch, retried_call(idempotent) as call:
             try:
                 response = session.request(
                     method,
@@ -249,14 +255,15 @@ class UpstreamPool:
                 if watch.expired:  # a body that ends when the connection does looks whole
                     raise TimeoutError("the deadline cut the response")
             except SEND_FAILURES as exc:
-                raise self._failure(tool, exc, watch.expired, started) from exc
-        history = getattr(response.raw.retries, "history", ())
+                raise self._failure(tool, exc, watch.expired, started, call.retries) from exc
+            finally:
+                observe_retries(tool, call.retries)
         return UpstreamResponse(
             status=response.status_code,
             headers=returned_response_headers(response.headers),
             body=content,
             elapsed=time.perf_counter() - started,
-            retries=len(history),
+            retries=call.retries,
         )
 
     def _read_capped(self, response: requests.Response) -> bytes:
@@ -272,7 +279,9 @@ class UpstreamPool:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _failure(self, tool: str, exc: Exception, expired: bool, started: float) -> UpstreamFailure:
+    def _failure(
+        self, tool: str, exc: Exception, expired: bool, started: float, retries: int
+    ) -> UpstreamFailure:
         status, slug, detail = _classify(exc, expired)
         # Not the exception's text: urllib3 puts the URL in it, with any vendor key in the
         # query. An address refusal names only the host and the address, which IT needs.
@@ -282,11 +291,6 @@ class UpstreamPool:
             slug,
             exc if isinstance(exc, AddressRefused) else _failure_name(exc),
         )
-        # A MaxRetryError: every connection attempt was used up. Any other failure came
-        # after a connection was made, and urllib3 does not say how many tries that took
-        # (rarely more than one), so it counts as none.
-        cause = exc.args[0] if isinstance(exc, requests.RequestException) and exc.args else None
-        retries = self._retries if isinstance(cause, MaxRetryError) else 0
         return UpstreamFailure(
             status, slug, detail, time.perf_counter() - started, retries, failure_kind(exc, slug)
         )
@@ -305,23 +309,11 @@ class UpstreamPool:
         session = requests.Session()
         session.trust_env = False  # no proxy variables or .netrc credentials from the host
         session.headers.clear()  # forward the app's headers, not requests' defaults
-        # Only failed connections are tried again: the request has not left, so even a
-        # POST cannot arrive twice. An answer, however bad, is never asked for again.
-        retry = Retry(
-            total=self._retries,
-            connect=self._retries,
-            read=False,  # a read error is raised as itself: the request was sent
-            status=0,
-            redirect=0,
-            other=0,
-            raise_on_redirect=False,
-            raise_on_status=False,
-        )
         adapter = VettedAdapter(
             allow_private_network,
             pool_connections=1,
             pool_maxsize=self._pool_size,
-            max_retries=retry,
+            max_retries=vendor_retry(self._retries, self._backoff),
         )
         session.mount("http://", adapter)
         session.mount("https://", adapter)
@@ -355,6 +347,8 @@ def failure_kind(exc: Exception, slug: str) -> str:
 def _classify(exc: Exception, expired: bool) -> tuple[int, str, str]:
     """Status, problem slug and detail for a failed call; no vendor text reaches the app."""
     cause = exc.args[0] if isinstance(exc, requests.ConnectionError) and exc.args else exc
+    if isinstance(cause, MaxRetryError):  # the tries were used up: what failed last
+        cause = cause.reason
     if isinstance(exc, AddressRefused):
         return (
             502,
@@ -364,7 +358,10 @@ def _classify(exc: Exception, expired: bool) -> tuple[int, str, str]:
         )
     if isinstance(exc, ResponseTooLarge):
         return 502, "upstream-response-too-large", "the tool's answer is larger than allowed"
-    if expired or isinstance(exc, requests.Timeout | TimeoutError | ReadTimeoutError):
+    timed_out = isinstance(exc, requests.Timeout | TimeoutError) or isinstance(
+        cause, ReadTimeoutError
+    )
+    if expired or timed_out:
         return 504, "upstream-timeout", "the tool did not answer in time"
     if isinstance(cause, ProtocolError | HTTPException) or not isinstance(
         exc, requests.RequestException

@@ -2,7 +2,7 @@
 
 Fernet (AES-128-CBC with HMAC-SHA256) through ``MultiFernet``: the first key of
 ``GATEHOUSE_ENCRYPTION_KEYS`` encrypts, every listed key decrypts, so a key is
-rotated by putting a new one first and re-encrypting at leisure.
+rotated by putting a new one first and running ``gatehouse keys re-encrypt``.
 """
 
 from __future__ import annotations
@@ -35,6 +35,13 @@ class Vault:
 
     def decrypt_json(self, ciphertext: str) -> dict:
         return json.loads(self.decrypt(ciphertext))
+
+    def rotate(self, ciphertext: str) -> str:
+        """The same plaintext, encrypted with the first key."""
+        try:
+            return self._fernet.rotate(ciphertext.encode("ascii")).decode("ascii")
+        except InvalidToken as exc:
+            raise VaultError("no configured encryption key decrypts this value") from exc
 
 
 def vault_of(app: Flask) -> Vault:

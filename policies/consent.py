@@ -18,7 +18,7 @@ from sqlalchemy import ARRAY, JSON, String, any_, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from gateway.db import Base, BigIntKey, UTCDateTime, enum_by_value, utcnow
+from gateway.db import Base, BigIntKey, Reads, UTCDateTime, enum_by_value, utcnow
 from policies.facts import ConsentFact
 
 
@@ -125,31 +125,44 @@ def _advance_state(session: Session, event: ConsentEvent) -> None:
     )
 
 
-def _key_among(session: Session, keys: list[str]):
-    """On PostgreSQL one array parameter (``= ANY``): 500 separate parameters cost more to
-    build and parse than the index lookup itself."""
-    if session.get_bind().dialect.name == "postgresql":
-        return ConsentState.subject_key == any_(bindparam("keys", keys, type_=ARRAY(String)))
-    return ConsentState.subject_key.in_(keys)
+_STATES = select(
+    ConsentState.subject_key,
+    ConsentState.purpose,
+    ConsentState.status,
+    ConsentState.expires_at,
+    ConsentState.event_id,
+)
+#: Built once (each call only binds its keys): building the query, and its cache key,
+#: took a third of the lookup's time in the gateway. On PostgreSQL one array parameter
+#: (``= ANY``): 500 separate parameters cost more to build and parse than the index
+#: lookup itself.
+_STATES_OF = {
+    "postgresql": _STATES.where(
+        ConsentState.subject_key == any_(bindparam("keys", type_=ARRAY(String)))
+    ),
+    "sqlite": _STATES.where(ConsentState.subject_key.in_(bindparam("keys", expanding=True))),
+}
+#: The proxy's lookup on PostgreSQL, the same statement as psycopg receives it (see
+#: :meth:`gateway.db.Reads.driver_rows`).
+_STATES_SQL = str(_STATES_OF["postgresql"].compile(dialect=postgresql.psycopg.dialect()))
 
 
-def consent_states(session: Session, keys: Iterable[str]) -> dict[str, tuple[ConsentFact, ...]]:
-    """The current states of these subjects, all purposes, in one indexed query."""
+def consent_states(
+    session: Session | Reads, keys: Iterable[str]
+) -> dict[str, tuple[ConsentFact, ...]]:
+    """The current states of these subjects, all purposes, in one indexed query (on the
+    proxy's hot path, through :class:`~gateway.db.Reads`: one round trip)."""
     wanted = sorted(set(keys))
     if not wanted:
         return {}
-    rows = session.execute(
-        select(
-            ConsentState.subject_key,
-            ConsentState.purpose,
-            ConsentState.status,
-            ConsentState.expires_at,
-            ConsentState.event_id,
-        ).where(_key_among(session, wanted))
-    )
+    dialect = session.get_bind().dialect.name
+    if isinstance(session, Reads) and dialect == "postgresql":
+        rows = session.driver_rows(_STATES_SQL, {"keys": wanted})
+    else:
+        rows = session.execute(_STATES_OF[dialect], {"keys": wanted})
     states: dict[str, list[ConsentFact]] = {}
     for key, purpose, status, expires_at, event_id in rows:
-        states.setdefault(key, []).append(
-            ConsentFact(purpose, status is ConsentStatus.GRANTED, expires_at, event_id)
-        )
+        # PostgreSQL returns timestamptz zoned already: only the status is left a string.
+        granted = status == ConsentStatus.GRANTED
+        states.setdefault(key, []).append(ConsentFact(purpose, granted, expires_at, event_id))
     return {key: tuple(facts) for key, facts in states.items()}

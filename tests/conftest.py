@@ -37,6 +37,9 @@ from policies.consent import ConsentStatus, NewConsent, record_consents
 from policies.subjects import subject_key
 from tests.upstream import RecordingUpstream
 
+#: Fixtures shared by several test modules: ``redis_url``, a redis-server of the test's own.
+pytest_plugins = ["tests.redis_server"]
+
 SANDBOX_MAILCHIMP_KEY = mailchimp_sandbox.CREDENTIALS["api_key"]
 GATEHOUSE = str(Path(sys.executable).with_name("gatehouse"))
 #: Kept across tests: generating an RSA key for every test would only cost time.
@@ -116,8 +119,14 @@ def _empty_tables(request) -> Iterator[None]:
 
 def close(app) -> None:
     """Give back the app's database connections (a test run makes hundreds of apps)."""
-    db.of(app).engine.dispose()
+    db.of(app).dispose()
     app.extensions["gatehouse.proxy"].log.close()
+
+
+def settled(app) -> None:
+    """Waits until the outcomes the app's calls handed to the writer are written: a call
+    is answered before its outcome is committed."""
+    app.extensions["gatehouse.proxy"].log.probe()
 
 
 @pytest.fixture

@@ -23,9 +23,10 @@ from gateway.audit.verify import verify as audit_verify
 from gateway.audit.writer import AuditWriter, Completion, NewRecord, audit_engine
 from gateway.db import db, utcnow
 from tests.conftest import GATEHOUSE, apply, get_token
+from tests.ports import free_port
 from tests.test_governance import MEMBERS, member, post
 from tests.test_proxy import echo_document
-from tests.test_readme import free_port, wait_until_serving
+from tests.test_readme import wait_until_serving
 
 
 @pytest.fixture
@@ -117,6 +118,28 @@ def test_a_deleted_row_is_found(logged, cli):
     status, output = verify(cli)
     assert status == 1
     assert "missing       seq 3: records 3..3 are gone" in output
+
+
+def test_a_value_stored_in_another_spelling_still_verifies(logged, cli):
+    """verify hashes a rendering of each row's stored text (PostgreSQL's, or on SQLite its
+    own); a row stored in a spelling the writer does not use (JSON with spaces, on SQLite
+    a time with a T) renders otherwise, is checked the reference way, and holds."""
+    respelled = ["UPDATE exchanges SET categories_stripped = ' [ ] ' WHERE seq IN (1, 4)"]
+    with logged.app_context():
+        sqlite = db.session.connection().dialect.name == "sqlite"
+        stripped = db.session.scalars(
+            select(ExchangeRecord.categories_stripped).where(ExchangeRecord.seq.in_([1, 4]))
+        ).all()
+    assert stripped == [[], []]
+    if sqlite:
+        respelled.append("UPDATE exchanges SET started_at = replace(started_at, ' ', 'T')")
+    tamper(logged, *respelled)
+    status, output = verify(cli)
+    assert status == 0, output
+    assert "Results: 6 records, 6 valid; 6 outcomes, 6 valid; 0 problems" in output
+    tamper(logged, "UPDATE exchanges SET categories_stripped = '[\"x\"]' WHERE seq = 4")
+    status, output = verify(cli)
+    assert status == 1 and "altered       seq 4:" in output
 
 
 def test_two_swapped_rows_are_found(logged, cli):
@@ -241,10 +264,10 @@ def test_ranges_checked_at_once_find_the_same(logged):
     assert workers == whole
 
 
-def test_postgresql_spells_each_row_as_the_chain_encodes_it(app):
-    """verify hashes the database's rendering of a row: it must be the canonical bytes,
-    here for awkward values (quotes, control characters, non-ASCII, nested JSON, nulls,
-    integral floats, dropped subjects)."""
+def test_each_row_is_spelled_as_the_chain_encodes_it(app):
+    """verify hashes a rendering of each row (PostgreSQL's, or on SQLite its own): it must
+    be the canonical bytes, here for awkward values (quotes, control characters,
+    non-ASCII, nested JSON, nulls, integral floats, dropped subjects)."""
     writer = AuditWriter(audit_engine(db.of(app).engine))
     awkward = {
         "request_id": "r-" + "1" * 30,
@@ -280,8 +303,6 @@ def test_postgresql_spells_each_row_as_the_chain_encodes_it(app):
         writer.close()
     with app.app_context():
         connection = db.session.connection()
-        if connection.dialect.name != "postgresql":
-            pytest.skip("only PostgreSQL renders rows")
         table = ExchangeRecord.__table__
         rows = {r["seq"]: r for r in connection.execute(select(table)).mappings()}
         keys: dict[int, tuple[list, list]] = {}

@@ -139,6 +139,22 @@ def writer_counts() -> dict[str, float]:
     return {kind: count or 0.0 for kind, count in counts.items()}
 
 
+def test_on_sqlite_the_log_commits_to_disk_before_a_call_is_forwarded(app):
+    """A record commits before its call goes out: on SQLite the writer's connections
+    sync each commit (FULL), while the app's keep WAL's cheaper NORMAL."""
+    engine = db.of(app).engine
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL commits durably unless told otherwise")
+    log = audit_engine(engine)
+    try:
+        with log.connect() as writer, engine.connect() as reader:
+            synchronous = "PRAGMA synchronous"
+            assert writer.exec_driver_sql(synchronous).scalar() == 2  # FULL
+            assert reader.exec_driver_sql(synchronous).scalar() == 1  # NORMAL
+    finally:
+        log.dispose()
+
+
 def test_values_are_fitted_to_their_columns_before_they_are_queued(app, writer):
     writer.submit(
         refused(

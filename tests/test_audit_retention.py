@@ -17,6 +17,7 @@ from gateway.audit.verify import verify as verify_log
 from gateway.db import db, utcnow
 from gateway.vault import vault_of
 from policies.decision import Decision, Verdict
+from tests.conftest import settled
 from tests.test_audit import (  # noqa: F401  (logged: the fixture)
     assert_refused_as_append_only,
     logged,
@@ -71,6 +72,7 @@ def test_the_cut_never_splits_interleaved_completions(app):
     )
     for seq in (second, first, third):
         log.complete(seq, Result(status=200, latency_ms=1.0, upstream_status=200))
+    settled(app)
     with app.app_context():
         assert clean_cut(db.session, started_at(app, second)) is None
         cut = clean_cut(db.session, started_at(app, third))

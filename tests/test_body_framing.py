@@ -18,8 +18,9 @@ import pytest
 import requests
 
 from tests.conftest import GATEHOUSE, apply, get_token
+from tests.ports import free_port
 from tests.test_proxy import echo_document, records
-from tests.test_readme import free_port, wait_until_serving
+from tests.test_readme import wait_until_serving
 from tests.upstream import RecordingUpstream
 
 LIMIT = 4096

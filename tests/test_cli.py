@@ -70,6 +70,20 @@ def test_apply_twice_then_export(run, tmp_path):
     assert "cli-key-us21" not in json.dumps(exported)
 
 
+def test_apply_dry_run_says_what_would_change_and_changes_nothing(run, tmp_path):
+    path = catalog_file(tmp_path)
+    dry = run("apply", "--dry-run", path)
+    assert "Dry run: nothing was changed" in dry.stdout
+    assert "created tool mailchimp" in dry.stdout
+    assert "secret" not in dry.stdout  # no client was made, so none has a secret
+    assert yaml.safe_load(run("export").stdout).get("tools", []) == []
+    report = json.loads(run("apply", "--dry-run", "--json", path).stdout)
+    assert report["dry_run"] is True and report["new_clients"] == []
+    assert "created tool mailchimp" in report["changes"]
+    assert "created tool mailchimp" in run("apply", path).stdout
+    assert run("apply", "--dry-run", path).stdout.splitlines()[1:] == ["no changes"]
+
+
 def test_apply_reports_invalid_file_and_exits_nonzero(run, tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("tools:\n  - slug: Bad Slug\n")

@@ -34,11 +34,37 @@ def test_vendor_answer_limits_come_from_the_environment():
     assert (config.upstream_deadline, config.upstream_max_response_bytes) == (12.5, 65536)
 
 
+def test_retries_and_circuit_breakers_are_set_from_the_environment():
+    defaults = Config.from_env(SECRETS)
+    assert (defaults.upstream_retries, defaults.upstream_backoff) == (2, 0.25)
+    assert (defaults.breaker_failures, defaults.breaker_open_seconds) == (5, 30.0)
+    config = Config.from_env(
+        {
+            **SECRETS,
+            "GATEHOUSE_UPSTREAM_RETRIES": "3",
+            "GATEHOUSE_UPSTREAM_BACKOFF": "0",
+            "GATEHOUSE_BREAKER_FAILURES": "0",
+            "GATEHOUSE_BREAKER_OPEN_SECONDS": "7.5",
+        }
+    )
+    assert (config.upstream_retries, config.upstream_backoff) == (3, 0.0)
+    assert (config.breaker_failures, config.breaker_open_seconds) == (0, 7.5)
+
+
 def test_the_waits_for_the_database_are_set_from_the_environment():
     config = Config.from_env(
         {**SECRETS, "GATEHOUSE_DATABASE_TIMEOUT": "1.5", "GATEHOUSE_AUDIT_TIMEOUT": "2"}
     )
     assert (config.database_timeout, config.audit_timeout) == (1.5, 2.0)
+
+
+def test_changes_are_listened_for_and_the_poll_is_a_safety_net_unless_told():
+    config = Config.from_env(SECRETS)
+    assert (config.change_notifications, config.snapshot_poll) == (True, 30.0)
+    config = Config.from_env(
+        {**SECRETS, "GATEHOUSE_CHANGE_NOTIFICATIONS": "off", "GATEHOUSE_SNAPSHOT_POLL": "5"}
+    )
+    assert (config.change_notifications, config.snapshot_poll) == (False, 5.0)
 
 
 def test_the_gateways_egress_addresses_are_networks():
@@ -77,12 +103,18 @@ def test_notice_channels_and_links_come_from_the_environment():
         ("ENCRYPTION_KEYS", "short", "GATEHOUSE_ENCRYPTION_KEYS: key 1 is not a Fernet key"),
         ("UPSTREAM_READ_TIMEOUT", "0", "GATEHOUSE_UPSTREAM_READ_TIMEOUT must be at least"),
         ("UPSTREAM_DEADLINE", "soon", "GATEHOUSE_UPSTREAM_DEADLINE must be a float"),
+        ("UPSTREAM_RETRIES", "6", "GATEHOUSE_UPSTREAM_RETRIES must be between 0 and 5, not 6"),
+        ("UPSTREAM_BACKOFF", "-1", "GATEHOUSE_UPSTREAM_BACKOFF must be at least 0"),
+        ("BREAKER_FAILURES", "many", "GATEHOUSE_BREAKER_FAILURES must be a int"),
+        ("BREAKER_OPEN_SECONDS", "0", "GATEHOUSE_BREAKER_OPEN_SECONDS must be at least 0.1"),
         (
             "UPSTREAM_MAX_RESPONSE_BYTES",
             "100",
             "GATEHOUSE_UPSTREAM_MAX_RESPONSE_BYTES must be at least 1024, not 100",
         ),
         ("DATABASE_TIMEOUT", "0", "GATEHOUSE_DATABASE_TIMEOUT must be at least 0.1"),
+        ("CHANGE_NOTIFICATIONS", "maybe", "GATEHOUSE_CHANGE_NOTIFICATIONS must be true or false"),
+        ("SNAPSHOT_POLL", "often", "GATEHOUSE_SNAPSHOT_POLL must be a float"),
         ("AUDIT_TIMEOUT", "soon", "GATEHOUSE_AUDIT_TIMEOUT must be a float"),
         ("SESSION_LIFETIME", "10", "GATEHOUSE_SESSION_LIFETIME must be between 60 and 2592000"),
         ("SESSION_COOKIE_SECURE", "sometimes", "GATEHOUSE_SESSION_COOKIE_SECURE must be true"),

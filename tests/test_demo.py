@@ -28,15 +28,10 @@ from gateway.demo_users import USERS_FILE, seed_demo_users, write_users_file
 from gateway.identity.accounts import authenticate
 from gateway.identity.models import User
 from tests.conftest import GATEHOUSE, apply, demo_document
+from tests.ports import free_port
 
 ROLES = ["marketer", "it_reviewer", "admin", "auditor"]
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

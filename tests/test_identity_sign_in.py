@@ -22,11 +22,12 @@ PASSWORD = "correct horse battery"
 _CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def _sign_in(client, email: str, password: str, address: str = "10.0.0.1", **extra):
+def _sign_in(client, email: str, password: str, address: str = "10.0.0.1", headers=None, **extra):
     token = csrf_token(client)
     return client.post(
         "/portal/sign-in",
         data={"csrf_token": token, "email": email, "password": password, **extra},
+        headers=headers,
         environ_base={"REMOTE_ADDR": address},
     )
 
@@ -85,6 +86,31 @@ def test_an_address_is_throttled_after_twenty_failures_on_any_accounts(app):
     assert refused.status_code == 429 and "Retry-After" in refused.headers
     allowed = _sign_in(app.test_client(), "ada@example.com", PASSWORD, "10.0.3.2")
     assert allowed.status_code == 302
+
+
+def _sign_in_behind(app, password: str, client_address: str) -> int:
+    """A sign-in arriving from a load balancer (10.0.9.9) that names the client."""
+    forwarded = {"X-Forwarded-For": client_address}
+    answer = _sign_in(app.test_client(), "ada@example.com", password, "10.0.9.9", forwarded)
+    return answer.status_code
+
+
+@pytest.mark.parametrize("trusted", [0, 1])
+def test_behind_a_trusted_load_balancer_addresses_are_the_clients(config, trusted):
+    """With GATEHOUSE_TRUSTED_PROXIES=1 one client's failures throttle its address, not
+    everyone behind the balancer; with 0, X-Forwarded-For is a client's claim and ignored."""
+    app = create_app(
+        config.with_overrides(trusted_proxies=trusted, sign_in_address_limit="3 per 15 minutes")
+    )
+    try:
+        make_user(app, "ada@example.com", "marketer", ("growth",), PASSWORD)
+        for _ in range(3):
+            assert _sign_in_behind(app, "guess", "203.0.113.7") == 401
+        assert _sign_in_behind(app, PASSWORD, "203.0.113.7") == 429
+        expected = 302 if trusted else 429
+        assert _sign_in_behind(app, PASSWORD, "198.51.100.4") == expected
+    finally:
+        close(app)
 
 
 def test_a_success_forgives_the_account_s_earlier_failures(app):

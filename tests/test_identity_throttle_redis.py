@@ -3,53 +3,14 @@ instance of the gateway throttles the same account (a real redis-server on loopb
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
-
-import pytest
 import redis
 
 from gateway.app import create_app
 from tests.conftest import close
 from tests.people import csrf_token, make_user
+from tests.ports import free_port
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.skip("redis-server is not installed")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        _wait_for(redis.Redis.from_url(url))
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _wait_for(client: redis.Redis, seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            client.ping()
-            return
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 def _sign_in(app, password: str, address: str) -> int:
@@ -75,3 +36,18 @@ def test_failures_on_one_instance_throttle_the_account_on_another(config, redis_
     finally:
         close(first)
         close(second)
+
+
+def test_with_redis_unreachable_sign_in_works_and_guessing_is_still_throttled(config, caplog):
+    """Nothing listens at the Redis address: no sign-in fails with a 500; failures are
+    counted in the instance's memory meanwhile."""
+    app = create_app(config.with_overrides(redis_url=f"redis://127.0.0.1:{free_port()}/0"))
+    try:
+        make_user(app, "ada@example.com", "marketer", ("growth",), PASSWORD)
+        assert _sign_in(app, PASSWORD, "10.0.7.1") == 302
+        for attempt in range(5):
+            assert _sign_in(app, "guess", f"10.0.7.{attempt}") == 401
+        assert _sign_in(app, PASSWORD, "10.0.7.99") == 429
+        assert "Redis unreachable" in caplog.text
+    finally:
+        close(app)

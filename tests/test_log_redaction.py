@@ -11,8 +11,9 @@ import requests
 from connectors.sandbox.vendors import ga4 as ga4_sandbox
 from gateway.log_redaction import Redactor
 from tests.conftest import GATEHOUSE, apply, get_token
+from tests.ports import free_port
 from tests.test_connector_operations import catalog, consent_to_samples, samples
-from tests.test_readme import free_port, wait_until_serving
+from tests.test_readme import wait_until_serving
 
 VENDOR_SECRET = ga4_sandbox.CREDENTIALS["api_secret"]
 

@@ -11,14 +11,12 @@ instance B makes its own folder and requires a bearer token for ``/metrics``.
 
 from __future__ import annotations
 
-import os
-import re
 import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -33,7 +31,6 @@ from gateway.config import Config
 from gateway.db import db
 from tests.conftest import (
     ENCRYPTION_KEY,
-    GATEHOUSE,
     SANDBOX_MAILCHIMP_KEY,
     apply,
     close,
@@ -41,7 +38,8 @@ from tests.conftest import (
     grant_consent,
     serve,
 )
-from tests.test_readme import free_port, wait_until_serving
+from tests.instances import Instance, instance_environment, start_instance
+from tests.ports import free_port
 
 METRICS_TOKEN = "scrape-token-of-instance-b"
 MEMBERS = "/proxy/mailchimp/lists/a1b2c3d4e5/members"
@@ -65,30 +63,6 @@ TRAFFIC = [
     ("events-app", "POST", MEMBERS, member("ada"), 2),
     ("-", "GET", "/proxy/mailchimp/ping", None, 2),
 ]
-
-
-@dataclass
-class Instance:
-    url: str
-    process: subprocess.Popen
-    log: Path
-    metrics_token: str | None = None
-    scrapes: list[str] = field(default_factory=list)
-
-    def scrape(self, token: str | None = None) -> requests.Response:
-        given = token if token is not None else self.metrics_token
-        headers = {"Authorization": f"Bearer {given}"} if given else {}
-        return requests.get(f"{self.url}/metrics", headers=headers, timeout=10)
-
-    def control_socket(self) -> Path:
-        found = re.search(r"Control socket listening at (\S+)", self.log.read_text())
-        assert found, self.log.read_text()
-        return Path(found.group(1))
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=20)
 
 
 @dataclass
@@ -150,19 +124,6 @@ def catalog(sandbox_url: str, closed_port: int) -> dict:
             {"name": "events-app", "department": "events", "scopes": ["proxy"]},
         ],
     }
-
-
-def start(environment: dict, log: Path, metrics_token: str | None = None) -> Instance:
-    port = free_port()
-    process = subprocess.Popen(
-        [GATEHOUSE, "serve", "--port", str(port), "--workers", "2", "--threads", "4"],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("w"),
-    )
-    instance = Instance(f"http://127.0.0.1:{port}", process, log, metrics_token)
-    wait_until_serving(f"{instance.url}/healthz", process)
-    return instance
 
 
 def stale_samples(folder: Path, environment: dict) -> None:
@@ -240,26 +201,20 @@ def deployment(database_url, migrated_engine, tmp_path_factory) -> Iterator[Depl
         report = apply(app, catalog(sandbox.url, free_port()), {"MC_KEY": SANDBOX_MAILCHIMP_KEY})
         grant_consent(app, "marketing.communications.email", "ada@example.com", "alan@example.com")
         apps = {client.name: client for client in report.new_clients}
-        environment = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")},
-            "GATEHOUSE_DATABASE_URL": database_url,
-            "GATEHOUSE_SECRET_KEY": config.secret_key,
-            "GATEHOUSE_ENCRYPTION_KEYS": ENCRYPTION_KEY,
-            "GATEHOUSE_SUBJECT_PEPPER": config.subject_pepper,
-            "GATEHOUSE_INSTANCE_PATH": str(folder / "instance"),
-            "GATEHOUSE_SNAPSHOT_MAX_AGE": "0",
-            "GATEHOUSE_UPSTREAM_RETRIES": "0",
-            "MC_KEY": SANDBOX_MAILCHIMP_KEY,
-        }
-        environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        environment = instance_environment(
+            config,
+            GATEHOUSE_SNAPSHOT_MAX_AGE="0",
+            GATEHOUSE_UPSTREAM_RETRIES="0",
+            MC_KEY=SANDBOX_MAILCHIMP_KEY,
+        )
         operator_folder = folder / "operator-samples"
         operator_folder.mkdir()
         stale_samples(operator_folder, environment)
-        a = start(
+        a = start_instance(
             {**environment, "PROMETHEUS_MULTIPROC_DIR": str(operator_folder)}, folder / "a.log"
         )
         instances.append(a)
-        b = start(
+        b = start_instance(
             {**environment, "GATEHOUSE_METRICS_TOKEN": METRICS_TOKEN},
             folder / "b.log",
             METRICS_TOKEN,

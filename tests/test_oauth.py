@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import requests
 from cryptography.fernet import Fernet
@@ -13,6 +14,7 @@ from sqlalchemy import delete, select
 from gateway.app import create_app
 from gateway.audit.models import ExchangeRecord
 from gateway.db import db
+from gateway.oauth import tokens
 from gateway.oauth.models import SigningKey
 from tests.conftest import apply, close, demo_document, get_token, serve
 
@@ -112,6 +114,38 @@ def test_revoked_token_is_inactive_and_refused_by_the_proxy(app, gateway, demo):
     assert requests.get(
         f"{gateway}/proxy/mailchimp/ping", headers={"Authorization": f"Bearer {fresh}"}, timeout=10
     ).ok
+
+
+def test_a_verified_token_is_kept_yet_expiry_and_forgery_are_judged_each_call(
+    app, gateway, demo, monkeypatch
+):
+    token = get_token(gateway, demo)
+    verifier = app.extensions["gatehouse.oauth"].verifier
+    assert requests.get(f"{gateway}/proxy/mailchimp/ping", headers=bearer(token), timeout=10).ok
+    kept = verifier.read(token)
+    assert verifier.read(token) is kept  # served from the per-process cache
+
+    header, payload, signature = token.split(".")
+    flipped = "A" if signature[0] != "A" else "B"
+    for forged in (
+        f"{header}.{payload}.{flipped}{signature[1:]}",
+        f"{header}.{payload}.{signature[::-1]}",
+    ):
+        response = requests.get(
+            f"{gateway}/proxy/mailchimp/ping", headers=bearer(forged), timeout=10
+        )
+        assert response.status_code == 401
+        assert "signature is invalid" in response.json()["reasons"][0]["message"]
+
+    later = kept.expires_at + tokens.CLOCK_LEEWAY_SECONDS + 1
+    monkeypatch.setattr(tokens, "time", SimpleNamespace(time=lambda: later))
+    response = requests.get(f"{gateway}/proxy/mailchimp/ping", headers=bearer(token), timeout=10)
+    assert response.status_code == 401
+    assert response.json()["reasons"][0]["message"] == "the access token has expired"
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def test_a_client_cannot_revoke_or_read_another_clients_token(app, gateway, sandbox, demo):

@@ -221,12 +221,19 @@ def test_a_reviewer_completes_the_checklist_and_approves_with_conditions(app, gr
         "grants-1-data_categories": "user.contact.email",
         "grants-1-mode": "redact",
         "grants-1-expires": next_year,
+        "grants-1-limits-per_app": "100/fortnight",
+        "grants-1-limits-per_department": "1000/hour, 10000/day",
     }
     refused = post(reviewer, f"/portal/reviews/{request_id}/decision", decision)
     assert refused.status_code == 422
     assert 'id="grants-1-purposes-error">not in fideslang: nonsense.use' in text(refused)
     assert ">Only for newsletters</textarea>" in text(refused)
+    assert 'id="grants-1-limits-per_app-error">&#39;100/fortnight&#39; is not a rate limit' in (
+        text(refused)
+    )
+    assert 'value="1000/hour, 10000/day"' in text(refused)
     decision["grants-1-purposes"] = "marketing.communications.email"
+    decision["grants-1-limits-per_app"] = "100/minute"
     decided = post(reviewer, f"/portal/reviews/{request_id}/decision", decision)
     assert decided.status_code == 302, text(decided)
     with app.app_context():
@@ -238,6 +245,10 @@ def test_a_reviewer_completes_the_checklist_and_approves_with_conditions(app, gr
         )
         grant = db.session.scalar(select(Grant))
         assert (grant.department.slug, grant.mode.value) == ("growth", "redact")
+        assert grant.limits == {
+            "per_app": ["100/minute"],
+            "per_department": ["1000/hour", "10000/day"],
+        }
     seen = text(growth.get(f"/portal/requests/{request_id}"))
     assert "IT decided: approve with conditions" in seen and "Only for newsletters" in seen
     again = post(reviewer, f"/portal/reviews/{request_id}/decision", decision)

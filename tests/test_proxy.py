@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -13,13 +14,22 @@ from sqlalchemy import select, text
 from gateway.audit.models import ExchangeRecord, ExchangeSubject
 from gateway.db import db
 from policies.subjects import subject_key
-from tests.conftest import SANDBOX_MAILCHIMP_KEY, apply, demo_document, get_token, sandbox_requests
+from tests.conftest import (
+    SANDBOX_MAILCHIMP_KEY,
+    apply,
+    demo_document,
+    get_token,
+    sandbox_requests,
+    settled,
+)
 
 MEMBER = {"email_address": "ada@example.com", "status": "subscribed"}
 MEMBERS_PATH = "/proxy/mailchimp/lists/a1b2c3d4e5/members"
 
 
 def records(app) -> list[ExchangeRecord]:
+    """The app's exchange records, once the outcomes of its calls so far are written."""
+    settled(app)
     with app.app_context():
         return db.session.scalars(select(ExchangeRecord).order_by(ExchangeRecord.seq)).all()
 
@@ -273,6 +283,7 @@ def test_slow_vendor_gives_504_and_unreachable_vendor_502(app, gateway, upstream
     apply(app, echo_document("http://127.0.0.1:9"))  # the discard port: nothing listens
     response = requests.get(gateway + "/proxy/echo/x", headers=headers, timeout=10)
     assert_problem(response, 502, "upstream-unreachable")
+    settled(app)
     outcomes = [(r.status, r.error, r.outcome.value, r.retries) for r in records(app)]
     assert outcomes == [  # only the connection that failed was tried again (twice)
         (504, "upstream-timeout", "completed", 0),
@@ -383,7 +394,17 @@ def test_metrics_show_how_the_log_writer_uses_the_chain_lock(gateway, demo_token
     headers = {"Authorization": f"Bearer {demo_token}"}
     response = requests.get(gateway + "/proxy/mailchimp/ping", headers=headers, timeout=10)
     assert response.status_code == 200
-    after = writer_figures()
+    # The completion is handed to the writer, not awaited: it is written soon after.
+    deadline = time.monotonic() + 5
+    while True:
+        after = writer_figures()
+        done = (
+            after["gatehouse_audit_batch_entries_count"]
+            - before["gatehouse_audit_batch_entries_count"]
+        )
+        if done >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     grew = {name: after[name] - before[name] for name in before}
     # the record before forwarding and its completion after: two batches of one
     assert grew["gatehouse_audit_batch_entries_count"] == 2

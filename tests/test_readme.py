@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,14 +14,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.ports import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 GATEHOUSE = str(Path(sys.executable).with_name("gatehouse"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def readme_example(marker: str = "curl-example") -> str:
@@ -43,7 +38,8 @@ def run_example(marker: str, workdir: Path, port: int) -> subprocess.CompletedPr
     )
 
 
-def wait_until_serving(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
+def wait_until_serving(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
+    """Until ``url`` answers; a loaded 2-CPU machine took over 60 s to start gunicorn."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -19,8 +19,9 @@ import requests
 from connectors.registry import load_spec
 from connectors.sandbox import vendor_modules
 from tests.conftest import GATEHOUSE, apply, get_token
+from tests.ports import free_port
 from tests.test_connector_operations import VENDORS, call, catalog, consent_to_samples, samples
-from tests.test_readme import free_port, wait_until_serving
+from tests.test_readme import wait_until_serving
 
 #: Identifiers of people the samples name: never raw in a log line or an export.
 PEOPLE = ("ada@example.com", "bob@example.com")

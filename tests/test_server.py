@@ -11,7 +11,8 @@ import pytest
 
 from gateway import server
 from tests.conftest import GATEHOUSE
-from tests.test_readme import free_port, wait_until_serving
+from tests.ports import free_port
+from tests.test_readme import wait_until_serving
 
 
 def test_a_worker_freezes_what_it_built_out_of_the_collectors_sight(monkeypatch):

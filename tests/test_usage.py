@@ -33,7 +33,7 @@ from gateway.identity.roles import Role
 from gateway.usage_commands import report_group
 from gateway.vault import vault_of
 from policies.decision import Decision, Reason, Verdict
-from tests.conftest import apply, get_token, register_test_app
+from tests.conftest import apply, get_token, register_test_app, settled
 from tests.people import make_user, signed_in
 from tests.test_catalog_api import call, tokens  # noqa: F401 (fixture)
 
@@ -115,12 +115,14 @@ def seed(
             pending.append(seq)
         else:
             log.complete(seq, _result(rng))
+    settled(app)
 
 
 def complete_some(app, rng: random.Random, pending: list[int]) -> None:
     log = app.extensions["gatehouse.proxy"].log
     for seq in pending[: len(pending) // 2]:
         log.complete(seq, _result(rng))
+    settled(app)
 
 
 # -- what the report must say, computed from the log itself --------------------------
@@ -338,6 +340,7 @@ def test_people_seen_again_join_their_day_bitmap(app):
             subject_keys=[PEOPLE[n] for n in people],
         )
         log.complete(log.open(draft, Decision(Verdict.ALLOW)), Result(status=200, latency_ms=3))
+        settled(app)
 
     def refreshed() -> tuple[BitMap, dict[int, date]]:
         with app.app_context():
@@ -423,6 +426,7 @@ def test_housekeeping_lists_idle_tools_grants_apps_and_what_falls_due(app, gatew
         subject_keys=PEOPLE[:2],
     )
     log.complete(log.open(draft, Decision(Verdict.ALLOW)), Result(status=200, latency_ms=3))
+    settled(app)
     answer = ask(gateway, reader, "/usage/housekeeping", days=30)
     assert answer.status_code == 200, answer.text
     lists = answer.json()
@@ -503,6 +507,7 @@ def test_a_completion_waits_until_its_record_is_folded_in(app):
     first, second = (log.open(draft, Decision(Verdict.ALLOW)) for draft in drafts)
     log.complete(second, Result(status=200, latency_ms=4))
     log.complete(first, Result(status=200, latency_ms=4))
+    settled(app)
     with app.app_context():
         deltas = _Deltas()
         assert _fold_completions(db.session, 0, first, deltas) == (0, 0)

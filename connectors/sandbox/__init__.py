@@ -3,7 +3,8 @@
 Each fake checks authentication and request bodies the way the real API does and
 answers in its shapes. All fakes share one server, each under its vendor's prefix
 (``/mailchimp/3.0/...``), and every request they receive is kept for inspection at
-``/_sandbox/requests``. A fake is a module in ``connectors/sandbox/vendors``.
+``/_sandbox/requests``; failures are armed at ``/_sandbox/faults``. A fake is a
+module in ``connectors/sandbox/vendors``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from types import ModuleType
 from flask import Flask
 
 from connectors.sandbox import vendors
+from connectors.sandbox.faults import FaultInjector
 from connectors.sandbox.recorder import Recorder
 
 
@@ -40,6 +42,7 @@ def create_sandbox_app(credentials: Mapping[str, Mapping[str, str]] | None = Non
     """A server hosting every fake; ``credentials`` may replace a vendor's defaults."""
     app = Flask(__name__)
     Recorder().init_app(app)
+    FaultInjector().init_app(app)  # after the recorder: a failed request was received
     for vendor, module in vendor_modules().items():
         accepted = (credentials or {}).get(vendor, module.CREDENTIALS)
         app.register_blueprint(module.create_blueprint(accepted), url_prefix=f"/{vendor}")

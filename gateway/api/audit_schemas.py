@@ -61,7 +61,7 @@ EXCHANGE_RECORD = api_spec.schema(
             "outcome": {"enum": ["completed", "pending", "outcome_unknown"]},
             "status": NULLABLE_NUMBER,
             "upstream_status": NULLABLE_NUMBER,
-            "retries": {**NULLABLE_NUMBER, "description": "failed connections tried again"},
+            "retries": {**NULLABLE_NUMBER, "description": "times the vendor call was tried again"},
             "error": NULLABLE_TEXT,
             "latency_ms": {"type": ["number", "null"]},
             "upstream_latency_ms": {"type": ["number", "null"]},

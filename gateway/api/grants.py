@@ -16,7 +16,7 @@ from gateway.api import inputs
 from gateway.api.auth import current_actor, guard
 from gateway.api.components import PAGE_QUERY
 from gateway.api.operations import api_spec
-from gateway.api.tools import GRANT_TERMS
+from gateway.api.tools import GRANT_LIMITS, GRANT_TERMS
 from gateway.db import db
 
 SOURCE = "api"
@@ -53,6 +53,7 @@ GRANT_BODY = api_spec.schema(
             },
             "mode": {"enum": ["strict", "redact"], "default": "strict"},
             "expires": {"type": ["string", "null"], "format": "date"},
+            "limits": GRANT_LIMITS,
         },
     },
 )

@@ -11,6 +11,7 @@ from catalog import requests as tool_requests
 from catalog.models import RequestStatus
 from catalog.request_fields import CATEGORIES
 from gateway.api.operations import api_spec, ref
+from gateway.api.tools import GRANT_LIMITS
 
 _STRINGS = {"type": "array", "items": {"type": "string", "maxLength": 200}, "maxItems": 100}
 _DATE = {"type": "string", "format": "date", "description": "a date such as 2027-01-31"}
@@ -71,6 +72,7 @@ GRANT_TERMS = {
         "data_categories": _STRINGS,
         "mode": {"enum": ["strict", "redact"]},
         "expires": {"anyOf": [_DATE, {"type": "null"}]},
+        "limits": GRANT_LIMITS,
     },
 }
 DECISION = api_spec.schema(

@@ -28,6 +28,22 @@ from gateway.vault import vault_of
 SOURCE = "api"
 _TEXT = {"type": "string", "maxLength": 200}
 _NULLABLE_TEXT = {"type": ["string", "null"], "maxLength": 5000}
+#: Rate limits as given: one (``100/minute``), several separated by commas, or a list.
+RATES = {
+    "type": ["string", "array", "null"],
+    "maxLength": 500,
+    "items": {"type": "string", "maxLength": 100},
+    "maxItems": 10,
+    "description": "calls per unit, like 100/minute; units: second, minute, hour, day, "
+    "month (30 days), year",
+}
+GRANT_LIMITS = {
+    "type": ["object", "null"],
+    "additionalProperties": False,
+    "properties": {"per_app": RATES, "per_department": RATES},
+    "description": "limits of each app of the department (per_app) and of the department "
+    "as a whole (per_department)",
+}
 
 GRANT_TERMS = api_spec.schema(
     "GrantTerms",
@@ -40,6 +56,7 @@ GRANT_TERMS = api_spec.schema(
             "data_categories": {"type": "array", "items": {"type": "string"}},
             "mode": {"enum": ["strict", "redact"]},
             "expires": {"type": ["string", "null"], "format": "date"},
+            "limits": GRANT_LIMITS,
         },
     },
 )
@@ -62,6 +79,9 @@ TOOL = api_spec.schema(
             "transfer_basis": {"type": ["string", "null"]},
             "review_due": {"type": ["string", "null"], "format": "date"},
             "waiting_for_credentials": {"type": "boolean"},
+            "rate_limits": {"type": "array", "items": {"type": "string"}},
+            "vendor_quota": {"type": "array", "items": {"type": "string"}},
+            "limits_on_store_outage": {"enum": ["open", "closed"]},
             "purposes": {"type": "array", "items": {"type": "string"}},
             "data_categories": {"type": "array", "items": {"type": "string"}},
             "grants": {"type": "array", "items": GRANT_TERMS},
@@ -114,6 +134,9 @@ TOOL_CHANGES = api_spec.schema(
             "data_subjects": {"type": "array", "items": {"type": "string"}},
             "seats": {"type": ["integer", "null"], "minimum": 0},
             "contract_volume": {"type": ["integer", "null"], "minimum": 0},
+            "rate_limits": RATES,
+            "vendor_quota": RATES,
+            "limits_on_store_outage": {"enum": ["open", "closed"]},
         },
     },
 )
@@ -179,6 +202,9 @@ def tool_document(entry: ToolEntry) -> dict:
         "transfer_basis": tool.transfer_basis.value if tool.transfer_basis else None,
         "review_due": tool.review_due.isoformat() if tool.review_due else None,
         "waiting_for_credentials": entry.waiting_for_credentials,
+        "rate_limits": list(tool.rate_limits),
+        "vendor_quota": list(tool.vendor_quota),
+        "limits_on_store_outage": tool.limits_on_store_outage,
         "purposes": sorted(entry.purposes),
         "data_categories": sorted(entry.data_categories),
         "grants": [
@@ -189,6 +215,7 @@ def tool_document(entry: ToolEntry) -> dict:
                 "data_categories": sorted(grant.data_categories),
                 "mode": grant.mode.value,
                 "expires": grant.expires.isoformat() if grant.expires else None,
+                "limits": dict(grant.limits or {}),
             }
             for grant in entry.grants
         ],

@@ -104,7 +104,11 @@ def encoded_after(values: dict[str, Any], fields: tuple[str, ...], count: int) -
 
 
 def _covered(values: dict[str, Any], fields: tuple[str, ...]) -> list:
-    covered = [values.get(name) for name in fields]
+    return without_later_nulls([values.get(name) for name in fields], fields)
+
+
+def without_later_nulls(covered: list, fields: tuple[str, ...]) -> list:
+    """``covered`` (the values of ``fields``, in order) as the encoding takes them."""
     while covered and covered[-1] is None and fields[len(covered) - 1] in LATER_FIELDS:
         covered.pop()
     return covered

@@ -17,13 +17,23 @@ current values (strings through ``to_json``, times to the microsecond, integers,
 in their shortest exact form, JSON columns as stored, subject keys through ``to_json``).
 If it equals the canonical text the writer hashed, the current values decode to what the
 writer encoded, so Python's encoding of them is that same text: the reference check
-would pass too. Elsewhere (SQLite) every row takes the reference way.
+would pass too.
+
+On SQLite this process renders the rows itself, from the values sqlite3 returns (no
+SQLAlchemy rows, which cost ten times the hashing): JSON columns decoded as SQLAlchemy
+decodes them, and times respelled from the text SQLite stores (``YYYY-MM-DD
+HH:MM:SS.ffffff``, always that form), which is faithful for the same reason: two stored
+texts of that form never give one spelling. A value of any other form or type makes the
+row a suspect.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Iterable
+import json
+import json.scanner
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import JSON, Float, Integer, String, Text, case, cast, func, literal_column, select
 from sqlalchemy.dialects.postgresql import array
@@ -35,8 +45,10 @@ from gateway.audit.chain import (
     OUTCOME_FIELDS,
     RECORD_FIELDS,
     ChainStart,
+    json_text,
     outcome_hash,
     record_hash,
+    without_later_nulls,
 )
 from gateway.audit.models import ExchangeRecord, ExchangeSubject
 from gateway.db import UTCDateTime
@@ -110,13 +122,9 @@ def _before(
 def rendered_records(connection: Connection, lo: int, hi: int) -> Iterable[tuple]:
     """(seq, record_hash, canonical text or None, outcome_seq, outcome_hash, the outcome's
     canonical text or None) of records ``lo``..``hi``, in order."""
+    if connection.dialect.name == "sqlite":
+        return _rendered_here(connection, lo, hi)
     seq, table = _exchanges.c.seq, _exchanges
-    if connection.dialect.name != "postgresql":
-        none = literal_column("NULL", Text)
-        statement = select(
-            seq, table.c.record_hash, none, table.c.outcome_seq, table.c.outcome_hash, none
-        )
-        return connection.execute(statement.where(seq.between(lo, hi)).order_by(seq))
     keys = _subjects.c.subject_key
 
     def key_list(dropped: bool):
@@ -153,6 +161,94 @@ def rendered_records(connection: Connection, lo: int, hi: int) -> Iterable[tuple
     # Floats in their shortest exact form (PostgreSQL 12 on: any positive value).
     connection.exec_driver_sql("SET LOCAL extra_float_digits = 3")
     return _raw(connection, statement)
+
+
+_JSON_COLUMNS = {c.name for c in _exchanges.columns if isinstance(c.type, JSON)}
+_TIME_COLUMNS = {c.name for c in _exchanges.columns if isinstance(c.type, UTCDateTime)}
+#: Where the subject lists are among the record's fields (the one dropped follows).
+_KEYS_AT = RECORD_FIELDS.index("subject_keys")
+_RECORD_COLUMNS = RECORD_FIELDS[:_KEYS_AT] + RECORD_FIELDS[_KEYS_AT + 2 :]
+_OUTCOME_COLUMNS = OUTCOME_FIELDS[2:]  # after outcome_seq and seq
+_READ_HERE = (
+    "SELECT record_hash, outcome_seq, outcome_hash, "  # noqa: S608 - our own column names
+    f"{', '.join(_RECORD_COLUMNS + _OUTCOME_COLUMNS)} FROM exchanges "
+    "WHERE seq BETWEEN ? AND ? ORDER BY seq"
+)
+_SUBJECTS_HERE = (
+    "SELECT exchange_seq, subject_key, dropped FROM exchange_subjects "
+    "WHERE exchange_seq BETWEEN ? AND ? ORDER BY exchange_seq, subject_key"
+)
+
+
+def _rendered_here(connection: Connection, lo: int, hi: int) -> list[tuple]:
+    """As ``rendered_records``, rendered in this process from sqlite3's own values."""
+    cursor = connection.connection.driver_connection.cursor()
+    subjects = iter(cursor.execute(_SUBJECTS_HERE, (lo, hi)).fetchall())
+    subject = next(subjects, None)
+    record_end, rendered = 3 + len(_RECORD_COLUMNS), []
+    keys_at = 3 + _KEYS_AT
+    for row in cursor.execute(_READ_HERE, (lo, hi)).fetchall():
+        stored, number, outcome, seq = row[:4]
+        keys: tuple[list, list] = ([], [])  # sorted: read in the primary key's order
+        while subject is not None and subject[0] <= seq:
+            if subject[0] == seq:
+                keys[1 if subject[2] else 0].append(subject[1])
+            subject = next(subjects, None)
+        record = [*row[3:keys_at], *keys, *row[keys_at:record_end]]
+        outcome_text = None
+        if number is not None:
+            values = [number, seq, *row[record_end:]]
+            outcome_text = _spelled_here(values, OUTCOME_FIELDS, _OUTCOME_CONVERSIONS)
+        text = _spelled_here(record, RECORD_FIELDS, _RECORD_CONVERSIONS)
+        rendered.append((seq, stored, text, number, outcome, outcome_text))
+    return rendered
+
+
+def _conversions(fields: tuple[str, ...]) -> tuple[tuple[int, Callable], ...]:
+    """Where among ``fields`` a stored value is decoded before it is encoded, and how."""
+    return tuple(
+        (position, _decoded_json if name in _JSON_COLUMNS else _time_text)
+        for position, name in enumerate(fields)
+        if name in _JSON_COLUMNS or name in _TIME_COLUMNS
+    )
+
+
+def _spelled_here(values: list, fields: tuple[str, ...], conversions) -> str | None:
+    """The canonical text of a row's stored values (in ``fields`` order); None (a
+    suspect) if one of them is odd."""
+    try:
+        for position, convert in conversions:
+            if values[position] is not None:
+                values[position] = convert(values[position])
+        return json_text(without_later_nulls(values, fields))
+    except (TypeError, ValueError, StopIteration):  # bytes, a malformed time or JSON text
+        return None
+
+
+_scan_json = json.scanner.make_scanner(json.JSONDecoder())
+
+
+#: JSON texts recur (the same categories, no reasons): each is decoded once. The values
+#: are only encoded again, never changed, so one decoded value may serve many rows.
+@functools.lru_cache(maxsize=4096)
+def _decoded_json(text: str):
+    """``json.loads(text)`` without its wrappers in Python (a third of the rendering);
+    whitespace around the value, which the writer never stores, makes it a suspect."""
+    value, end = _scan_json(text, 0)
+    if end != len(text):
+        raise ValueError("not one JSON value")
+    return value
+
+
+def _time_text(stored: str) -> str:
+    """A time as SQLite stores it (UTC), as the canonical encoding spells it."""
+    if len(stored) != 26 or stored[10] != " ":
+        raise ValueError(f"not a stored time: {stored!r}")
+    return f"{stored[:10]}T{stored[11:]}+00:00"
+
+
+_RECORD_CONVERSIONS = _conversions(RECORD_FIELDS)
+_OUTCOME_CONVERSIONS = _conversions(OUTCOME_FIELDS)
 
 
 def _spelled(fields: tuple[str, ...], given: dict) -> list:

@@ -97,11 +97,15 @@ class ExchangeLog:
         return self._wait(self._writer.submit(_new_record(draft, decision, result)))
 
     def complete(self, seq: int, result: Result) -> None:
-        """Add the outcome. A failure here is logged: the record stays pending."""
-        try:
-            self._wait(self._writer.submit(Completion(seq, _outcome(result))))
-        except AuditUnavailable:
-            logger.exception("could not record the outcome of exchange %s", seq)
+        """Add the outcome, without waiting for it to be committed: the answer needs only
+        the record. Should the process die first, the record stays pending (read as
+        ``outcome_unknown``), as when the outcome cannot be written: that is logged (and
+        counted by the writer). :meth:`close` writes what is still queued."""
+
+        def not_written(error: BaseException) -> None:
+            logger.error("could not record the outcome of exchange %s", seq, exc_info=error)
+
+        self._writer.submit(Completion(seq, _outcome(result), Receipt(not_written)))
 
     def _wait(self, receipt: Receipt) -> int:
         try:

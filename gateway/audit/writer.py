@@ -56,15 +56,17 @@ class Receipt:
     8 us more CPU per record (of about 25 for handing records over and back).
 
     A request that stops waiting leaves word (:meth:`if_written_later`) of what to do
-    should its entry be written after all."""
+    should its entry be written after all; one that does not wait at all says at the
+    start (``on_error``) what to do should the entry not be written."""
 
-    __slots__ = ("_error", "_late", "_settled", "_value")
+    __slots__ = ("_error", "_late", "_on_error", "_settled", "_value")
 
-    def __init__(self) -> None:
+    def __init__(self, on_error: Callable[[BaseException], None] | None = None) -> None:
         self._settled = threading.Lock()
         self._settled.acquire()
         self._value: int | None = None
         self._error: BaseException | None = None
+        self._on_error = on_error
         #: Holds the callback of a request that gave up; popped (atomically) by whichever
         #: of the writer and the request sees both the callback and the result.
         self._late: list[Callable[[int], None]] = []
@@ -78,6 +80,11 @@ class Receipt:
     def set_exception(self, error: BaseException) -> None:
         self._error = error
         self._settled.release()
+        if self._on_error is not None:
+            try:
+                self._on_error(error)
+            except Exception:  # the writer goes on settling the others
+                logger.exception("could not act on an audit entry not written")
 
     def result(self, timeout: float) -> int:
         """The sequence number; raises the writer's error, or TimeoutError."""
@@ -577,7 +584,10 @@ def audit_engine(app_engine: Engine, timeout: float = DEFAULT_TIMEOUT) -> Engine
     """The engine the writer uses: the app's on PostgreSQL (the advisory lock serialises
     writers; the wait for it is bounded by the statement timeout); on SQLite one of its
     own that takes the write lock at BEGIN, waiting ``timeout`` seconds at most, so
-    reading the chain head and appending to it cannot interleave with another process."""
+    reading the chain head and appending to it cannot interleave with another process,
+    and whose commits reach the disk before they return (``synchronous=FULL``; the
+    app's connections keep WAL's ``NORMAL``): a call is forwarded once its record is
+    committed, so a power cut must not take back a record whose call went out."""
     if app_engine.dialect.name != "sqlite":
         return app_engine
     engine = make_engine(app_engine.url.render_as_string(hide_password=False), timeout=timeout)
@@ -585,6 +595,7 @@ def audit_engine(app_engine: Engine, timeout: float = DEFAULT_TIMEOUT) -> Engine
     @event.listens_for(engine, "connect")
     def _driver_leaves_transactions_to_us(dbapi_connection, record) -> None:
         dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA synchronous=FULL")
 
     @event.listens_for(engine, "begin")
     def _begin_immediately(connection) -> None:

@@ -3,6 +3,8 @@ guessed at speed.
 
 Failures are counted in a moving window (the ``limits`` library) in Redis when
 ``GATEHOUSE_REDIS_URL`` is set, shared by every instance, else in this process's memory.
+While Redis cannot be reached, each instance counts in its own memory: guessing stays
+throttled (per instance) and IT can still sign in, rather than every sign-in failing.
 Once either count is used up, further attempts are refused before the password is even
 looked at, until the oldest failure leaves the window. Accounts are keyed by a hash of the
 e-mail address, so the store holds no address in clear.
@@ -11,16 +13,21 @@ e-mail address, so the store holds no address in clear.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
 from dataclasses import dataclass
 
 from flask import Flask, current_app
 from limits import RateLimitItem, parse
-from limits.storage import storage_from_string
+from limits.errors import StorageError
+from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from gateway.identity.accounts import normalised_email
+from gateway.rate_limits import counter_store
+
+log = logging.getLogger(__name__)
 
 _EXTENSION = "gatehouse.sign_in_throttle"
 
@@ -38,24 +45,34 @@ class SignInThrottle:
     limiter: MovingWindowRateLimiter
     account_limit: RateLimitItem
     address_limit: RateLimitItem
+    #: Where failures are counted while ``limiter``'s store cannot be reached.
+    fallback: MovingWindowRateLimiter
 
     def check(self, email: str, address: str) -> None:
         """Raises :class:`TooManyAttempts` if this account or address used up its failures."""
         waits = [
             self._wait(limit, key)
             for limit, key in self._counters(email, address)
-            if not self.limiter.test(limit, key)
+            if not self._use("test", limit, key)
         ]
         if waits:
             raise TooManyAttempts(max(waits))
 
     def failed(self, email: str, address: str) -> None:
         for limit, key in self._counters(email, address):
-            self.limiter.hit(limit, key)
+            self._use("hit", limit, key)
 
     def succeeded(self, email: str) -> None:
         """The account's own failures are forgiven; its address's are not."""
-        self.limiter.clear(self.account_limit, _account_key(email))
+        self._use("clear", self.account_limit, _account_key(email))
+
+    def _use(self, method: str, *args):
+        """``limiter.<method>(*args)``, on the fallback while the store is unreachable."""
+        try:
+            return getattr(self.limiter, method)(*args)
+        except StorageError as exc:
+            log.warning("sign-in throttle: Redis unreachable, counting in this process (%s)", exc)
+            return getattr(self.fallback, method)(*args)
 
     def _counters(self, email: str, address: str):
         return (
@@ -64,7 +81,7 @@ class SignInThrottle:
         )
 
     def _wait(self, limit: RateLimitItem, key: str) -> int:
-        reset_at = self.limiter.get_window_stats(limit, key).reset_time
+        reset_at = self._use("get_window_stats", limit, key).reset_time
         return max(1, math.ceil(reset_at - time.time()))
 
 
@@ -78,9 +95,12 @@ def sign_in_throttle() -> SignInThrottle:
 
 def init_app(app: Flask) -> None:
     config = app.extensions["gatehouse.config"]
-    storage = storage_from_string(config.redis_url or "memory://")
+    limiter = MovingWindowRateLimiter(counter_store(config.redis_url))
+    # In memory already, the limiter never finds its store unreachable.
+    fallback = limiter if config.redis_url is None else MovingWindowRateLimiter(MemoryStorage())
     app.extensions[_EXTENSION] = SignInThrottle(
-        MovingWindowRateLimiter(storage),
+        limiter,
         parse(config.sign_in_account_limit),
         parse(config.sign_in_address_limit),
+        fallback,
     )

@@ -4,14 +4,21 @@ The signature, issuer, audience, type, expiry and lifetime are checked locally; 
 is a lookup in the in-memory set of revoked token ids. A token living longer than the
 gateway issues tokens for is refused even when our key signed it: a leaked signing key, or
 a bug, must not mint tokens that outlive every revocation list.
+
+An app sends the same token on every call until it expires, and checking its RS256
+signature was the costliest step of authenticating a call: each process keeps the tokens it
+verified (by their exact string, so a token with any other signature is verified afresh),
+each until its expiry. Expiry and revocation are still judged on every call.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from cachetools import TLRUCache
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 
@@ -19,6 +26,8 @@ from gateway.oauth.keys import ALGORITHM, SigningKeys
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
 CLOCK_LEEWAY_SECONDS = 30
+#: Verified tokens kept per process: far more than the apps hold live tokens at once.
+VERIFIED_TOKENS_KEPT = 10_000
 
 
 class InvalidAccessToken(Exception):
@@ -65,6 +74,10 @@ class AccessTokenVerifier:
         self._keys = keys
         self._is_revoked = is_revoked
         self._max_lifetime = max_lifetime_seconds
+        self._verified: TLRUCache[str, AccessToken] = TLRUCache(
+            VERIFIED_TOKENS_KEPT, _until_expired, timer=time.time
+        )
+        self._verified_lock = threading.Lock()
         self._claims = jwt.JWTClaimsRegistry(
             leeway=CLOCK_LEEWAY_SECONDS,
             iss={"essential": True, "value": issuer},
@@ -85,6 +98,18 @@ class AccessTokenVerifier:
 
     def read(self, token_string: str) -> AccessToken:
         """A genuine token of ours, whether or not expired or revoked."""
+        with self._verified_lock:
+            token = self._verified.get(token_string)
+        if token is None:
+            token = self._verify(token_string)
+            with self._verified_lock:
+                self._verified[token_string] = token
+        if self._is_revoked(token.jti):
+            return replace(token, revoked=True)
+        return token
+
+    def _verify(self, token_string: str) -> AccessToken:
+        """The claims of a token our key signed for this gateway (revocation not judged)."""
         try:
             kid = jws.extract_compact(token_string.encode()).headers().get("kid")
             decoded = jwt.decode(
@@ -113,5 +138,9 @@ class AccessTokenVerifier:
             issued_at=claims["iat"],
             expires_at=claims["exp"],
             claims=claims,
-            revoked=self._is_revoked(claims["jti"]),
         )
+
+
+def _until_expired(_token_string: str, token: AccessToken, now: float) -> float:
+    """How long a verified token is kept: until it is expired, leeway included."""
+    return token.expires_at + CLOCK_LEEWAY_SECONDS

@@ -15,6 +15,7 @@ from catalog import checklist, conversation, decisions, overlap
 from catalog import requests as tool_requests
 from catalog.errors import CatalogRefusal, Invalid
 from catalog.models import DECIDED, Department, GrantMode, Outcome, ToolRequest, TransferBasis
+from catalog.rate_limit_terms import GRANT_SCOPES
 from gateway.config import config_of
 from gateway.db import db
 from gateway.portal import access
@@ -118,6 +119,7 @@ def decision_form(found: ToolRequest, known_tools: list[str]) -> dict:
             "data_categories": list(found.data_categories),
             "mode": "strict",
             "expires": "",
+            "limits": _no_limits(),
         }
         for department in found.departments
     ]
@@ -141,7 +143,12 @@ def _blank_row() -> dict:
         "data_categories": [],
         "mode": "strict",
         "expires": "",
+        "limits": _no_limits(),
     }
+
+
+def _no_limits() -> dict:
+    return {scope: "" for scope in GRANT_SCOPES}
 
 
 def decision_typed(form) -> dict:
@@ -155,6 +162,10 @@ def decision_typed(form) -> dict:
                 "data_categories": form.getlist(f"grants-{index}-data_categories"),
                 "mode": form.get(f"grants-{index}-mode", "strict"),
                 "expires": form.get(f"grants-{index}-expires", ""),
+                "limits": {
+                    scope: form.get(f"grants-{index}-limits-{scope}", "").strip()
+                    for scope in GRANT_SCOPES
+                },
             }
         )
         index += 1

@@ -1,4 +1,5 @@
-"""IT's pages about tools: edit a tool's details (a new re-review date, say), suspend,
+"""IT's pages about tools: edit a tool's details (a new re-review date, say, or its rate
+limits and vendor quota), suspend,
 reinstate or retire it with a reason (a confirmation page says what will happen), store
 vendor credentials (write-only), the re-reviews due, and the history with its export.
 
@@ -22,6 +23,7 @@ from catalog.history import history_page
 from catalog.history_export import FORMATS
 from catalog.lifecycle import change_status, due_for_review
 from catalog.models import Tool, TransferBasis
+from catalog.rate_limit_terms import STORE_OUTAGE_CHOICES
 from catalog.tools import find_tool
 from gateway.api.history import history_filter
 from gateway.catalog_context import specs
@@ -55,6 +57,9 @@ DETAILS = (
     "retention",
     "seats",
     "contract_volume",
+    "rate_limits",
+    "vendor_quota",
+    "limits_on_store_outage",
 )
 
 nav_item("history", "History", "history:read", 80)
@@ -67,6 +72,9 @@ def tool_edit(slug: str):
     typed, errors = _details(tool), {}
     if request.method == "POST":
         typed = {name: request.form.get(name, "").strip() for name in DETAILS}
+        typed["limits_on_store_outage"] = request.form.get(  # a choice, never emptied
+            "limits_on_store_outage", tool.limits_on_store_outage
+        )
         try:
             changed = edit_tool(db.session, g.actor, SOURCE, tool, typed)
         except Invalid as refusal:
@@ -81,6 +89,7 @@ def tool_edit(slug: str):
         typed=typed,
         errors=errors,
         transfer_bases=[basis.value for basis in TransferBasis],
+        outage_choices=STORE_OUTAGE_CHOICES,
     )
     return page, 422 if errors else 200
 
@@ -90,6 +99,8 @@ def _details(tool: Tool) -> dict[str, str]:
     values = {name: getattr(tool, name) for name in DETAILS}
     values["transfer_basis"] = tool.transfer_basis.value if tool.transfer_basis else None
     values["review_due"] = tool.review_due.isoformat() if tool.review_due else None
+    values["rate_limits"] = ", ".join(tool.rate_limits)
+    values["vendor_quota"] = ", ".join(tool.vendor_quota)
     return {name: "" if value is None else str(value) for name, value in values.items()}
 
 

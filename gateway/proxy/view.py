@@ -20,6 +20,7 @@ from connectors.auth import CredentialMissing
 from connectors.pointers import remove
 from gateway.audit.log import NOT_RECORDED, AuditUnavailable, ExchangeDraft, ExchangeLog, Result
 from gateway.audit.writer import AuditWriter, audit_engine
+from gateway.breakers import Breakers
 from gateway.db import db, utcnow
 from gateway.errors import Problem, database_errors_as_problem
 from gateway.metrics import (
@@ -42,6 +43,7 @@ from gateway.proxy.inspection import (
 )
 from gateway.proxy.recorded_path import masked_path, recorded_path
 from gateway.proxy.refusal import decision_of, policy_refusal, refusal
+from gateway.rate_limits import RateLimits
 from gateway.snapshots import Snapshots, snapshots_of
 from gateway.upstream import (
     UnsafePath,
@@ -72,6 +74,8 @@ class ProxyServices:
     upstream: UpstreamPool
     vendor_tokens: VendorTokens
     pepper: bytes
+    limits: RateLimits
+    breakers: Breakers
 
     @classmethod
     def attach(cls, app: Flask) -> None:
@@ -90,12 +94,15 @@ class ProxyServices:
                 config.upstream_retries,
                 config.upstream_deadline,
                 config.upstream_max_response_bytes,
+                config.upstream_backoff,
             ),
             vendor_tokens=VendorTokens(
                 (config.upstream_connect_timeout, config.upstream_read_timeout),
                 config.upstream_deadline,
             ),
             pepper=config.pepper,
+            limits=RateLimits.attach(app),
+            breakers=Breakers(config.breaker_failures, config.breaker_open_seconds),
         )
 
 
@@ -108,6 +115,10 @@ class Plan:
     headers: dict[str, str]
     body: bytes
     decision: Decision
+    #: ``RateLimit`` fields of the call's tightest limit, for the answer.
+    rate_limit_fields: dict[str, str]
+    #: The operation may be sent again if the call fails (``gateway.retries``).
+    idempotent: bool
 
 
 def proxy(tool_slug: str, upstream_path: str = "") -> Response:
@@ -162,9 +173,11 @@ def _plan(services: ProxyServices, draft: ExchangeDraft, slug: str, path: str) -
     decision = decide(facts, policy)
     if not decision.allowed:
         raise policy_refusal(decision)
+    services.breakers.admit(tool.slug)
+    rate_limit_fields = services.limits.admit(caller, tool, catalog)
     body = _note_decision(draft, inspection, decision)
     headers, url = _outgoing(services, tool, path, inspection.headers)
-    return Plan(tool, url, headers, body, decision)
+    return Plan(tool, url, headers, body, decision, rate_limit_fields, call.operation.idempotent)
 
 
 def _exchange_facts(
@@ -191,7 +204,7 @@ def _exchange_facts(
         purpose=inspection.purpose,
         data=tuple(DataFact(found.pointer, found.category) for found in classification.data),
         subjects=subjects,
-        consents=consent_states(db.session, keys) if needs_consent else {},
+        consents=consent_states(db.of(current_app).reads, keys) if needs_consent else {},
         signals=Signals(
             gpc=request.headers.get("Sec-GPC", "").strip() == "1",
             tc_string=request.headers.get("X-TCF-Consent"),
@@ -319,8 +332,10 @@ def _forward(services: ProxyServices, draft: ExchangeDraft, plan: Plan, started:
             plan.headers,
             plan.body,
             plan.tool.allow_private_network,
+            plan.idempotent,
         )
     except UpstreamFailure as failure:
+        services.breakers.observe(plan.tool.slug, failure)
         services.log.complete(
             seq,
             Result(
@@ -336,6 +351,8 @@ def _forward(services: ProxyServices, draft: ExchangeDraft, plan: Plan, started:
         problem = Problem(failure.status, failure.slug, "Tool failed", failure.detail)
         problem.headers[DECISION_HEADER] = verdict
         raise problem from failure
+    services.limits.vendor_answered(plan.tool, answer.status, answer.headers)
+    services.breakers.observe(plan.tool.slug, answer)
     services.log.complete(
         seq,
         Result(
@@ -351,6 +368,7 @@ def _forward(services: ProxyServices, draft: ExchangeDraft, plan: Plan, started:
     if kind := vendor_error_kind(answer.status):
         observe_vendor_error(plan.tool.slug, kind)
     response = Response(answer.body, status=answer.status, headers=answer.headers)
+    response.headers.update(plan.rate_limit_fields)
     response.headers[DECISION_HEADER] = verdict
     return response
 

@@ -89,7 +89,14 @@ def migrated_engine(database_url):
 
 
 @pytest.fixture
-def config(database_url, migrated_engine, tmp_path) -> Config:
+def upstream_read_timeout() -> float:
+    """Long enough that an ordinary vendor call never times out on a loaded CI machine;
+    a test about timeouts asks for a short one (``parametrize("upstream_read_timeout")``)."""
+    return 10.0
+
+
+@pytest.fixture
+def config(database_url, migrated_engine, tmp_path, upstream_read_timeout) -> Config:
     return Config(
         database_url=database_url,
         secret_key="test-secret-key",
@@ -97,7 +104,7 @@ def config(database_url, migrated_engine, tmp_path) -> Config:
         subject_pepper="test-pepper",
         instance_path=tmp_path / "instance",
         snapshot_max_age=0,
-        upstream_read_timeout=1.0,
+        upstream_read_timeout=upstream_read_timeout,
         upstream_connect_timeout=1.0,
         max_body_bytes=64 * 1024,
     )

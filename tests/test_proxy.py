@@ -273,6 +273,7 @@ def test_hop_by_hop_headers_are_dropped_both_ways(gateway, upstream, upstream_to
         assert name not in received["headers"]
 
 
+@pytest.mark.parametrize("upstream_read_timeout", [1.0])  # the vendor answers after 3 s
 def test_slow_vendor_gives_504_and_unreachable_vendor_502(app, gateway, upstream, upstream_tool):
     token = get_token(gateway, upstream_tool)
     headers = {"Authorization": f"Bearer {token}"}

@@ -19,7 +19,7 @@ from tests.test_rate_limits import limited_catalog, ping, setup
 @pytest.fixture
 def pair(config, redis_url, sandbox):
     """Two gateways (in this process) counting in one Redis."""
-    shared = config.with_overrides(redis_url=redis_url, upstream_read_timeout=10.0)
+    shared = config.with_overrides(redis_url=redis_url)
     apps = [create_app(shared) for _ in range(2)]
     servers = [serve(app) for app in apps]
     yield apps, [server.url for server in servers]

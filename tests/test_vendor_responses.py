@@ -1,8 +1,8 @@
 """Vendors that misbehave: every failure is a 502 or 504 problem and a completed record.
 
 The vendors here are raw sockets on loopback (``tests.raw_vendor``) that trickle, stall,
-reset, lie about their length, send garbage or too much. The gateway's read timeout is
-1 s (tests.conftest), its deadline for a whole answer 1.5 s, its size cap 64 KiB.
+reset, lie about their length, send garbage or too much. The gateway's deadline for a
+whole answer is 1.5 s, its size cap 64 KiB.
 """
 
 from __future__ import annotations

@@ -1,14 +1,15 @@
 """Immutable in-memory views of database state, rebuilt when their version changes.
 
-The hot path reads the catalog, the clients, their API keys and the revoked tokens from here, never
-from the database. When the versions are due, one query reads every version counter; a
-view whose counter moved is rebuilt. They are due when a change was announced (on
-PostgreSQL, ``gateway.change_listener`` hears every committed change as it commits),
-and otherwise at most every ``GATEHOUSE_SNAPSHOT_MAX_AGE`` seconds -- or, while changes
-are being announced to this process, only every ``GATEHOUSE_SNAPSHOT_POLL`` seconds, a
-safety net. That is how a change made on one instance (or by the CLI) reaches all of
-them within a second. The files (connectors, policy) announce nothing: their
-fingerprints are looked at every ``GATEHOUSE_SNAPSHOT_MAX_AGE`` seconds either way.
+The hot path reads the catalog, the clients, their API keys, the revoked tokens and the
+token signing keys from here, never from the database. When the versions are due, one
+query reads every version counter; a view whose counter moved is rebuilt. They are due
+when a change was announced (on PostgreSQL, ``gateway.change_listener`` hears every
+committed change as it commits), and otherwise at most every
+``GATEHOUSE_SNAPSHOT_MAX_AGE`` seconds -- or, while changes are being announced to this
+process, only every ``GATEHOUSE_SNAPSHOT_POLL`` seconds, a safety net. That is how a
+change made on one instance (or by the CLI) reaches all of them within a second. The
+files (connectors, policy) announce nothing: their fingerprints are looked at every
+``GATEHOUSE_SNAPSHOT_MAX_AGE`` seconds either way.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from connectors.registry import fingerprint as connector_fingerprint
 from gateway.db import db, read_versions
 from gateway.oauth.api_keys import build_key_views
 from gateway.oauth.clients import build_client_views
+from gateway.oauth.keys import SNAPSHOT as SIGNING_KEYS
+from gateway.oauth.keys import load_signing_keys
 from gateway.oauth.revocations import build_revoked_ids
 from gateway.vault import vault_of
 from policies.policy import load_policy
@@ -75,7 +78,7 @@ class Snapshots:
 
     def get(self, name: str) -> Any:
         if self._due() or name not in self._values:
-            self._refresh()
+            self._refresh(name)
         return self._values[name]
 
     def invalidate(self) -> None:
@@ -96,9 +99,9 @@ class Snapshots:
             or time.monotonic() - self._checked_at >= self._max_age
         )
 
-    def _refresh(self) -> None:
+    def _refresh(self, wanted: str) -> None:
         with self._lock:
-            if not self._due() and len(self._values) == len(self._views):
+            if not self._due() and wanted in self._values:
                 return
             now = time.monotonic()
             # A change made known from now on is read at the next check; one made known
@@ -108,10 +111,10 @@ class Snapshots:
                 change != self._checked_change or now - self._read_at >= self._database_interval()
             )
             try:
-                self._rebuild_changed(read_database, now)
+                self._rebuild_changed(read_database, now, wanted)
             except SQLAlchemyError:
                 self._read_at = float("-inf")
-                if len(self._values) < len(self._views):
+                if wanted not in self._values:
                     raise
                 logger.exception("snapshot refresh failed; serving the previous snapshot")
             self._checked_at, self._checked_change = now, change
@@ -119,13 +122,15 @@ class Snapshots:
     def _database_interval(self) -> float:
         return self._poll if self._announced else self._max_age
 
-    def _rebuild_changed(self, read_database: bool, now: float) -> None:
+    def _rebuild_changed(self, read_database: bool, now: float, wanted: str) -> None:
         with self._sessions() as session:  # connects only if it reads or rebuilds
             if read_database or not self._database_versions:
                 self._database_versions = read_versions(session)
                 self._read_at = now
             versions = {**self._database_versions, **self._local_versions()}
             for name, view in self._views.items():
+                if name not in self._values and name != wanted:
+                    continue  # built when first read: one that fails holds up no other
                 version = tuple(versions.get(version_name) for version_name in view.version_names)
                 if name not in self._values or self._built_at_version[name] != version:
                     self._rebuild(name, view, session, version)
@@ -176,4 +181,7 @@ def init_app(app: Flask) -> None:
     snapshots.register("clients", build_client_views, "catalog")
     snapshots.register("api_keys", build_key_views, "catalog")
     snapshots.register("revocations", build_revoked_ids, "revocations")
+    snapshots.register(
+        SIGNING_KEYS, lambda session: load_signing_keys(session, vault), SIGNING_KEYS
+    )
     app.extensions["gatehouse.snapshots"] = snapshots

@@ -2,7 +2,8 @@
 PostgreSQL and Redis, behave as one.
 
 A tool suspended, or an app's API key revoked, through one instance's API is refused by
-the other within a second. The version poll is set to 30 seconds on both, so only the
+the other within a second; a token signing key made or retired by the CLI is used or
+refused by both within a second. The version poll is set to 30 seconds on both, so only the
 database's change announcements (``LISTEN``/``NOTIFY``) can explain that; a listener
 whose connection is killed reconnects and hears changes again. After concurrent traffic
 through both, ``gatehouse audit verify`` finds both hash chains whole, one record per
@@ -44,6 +45,7 @@ from tests.conftest import (
     serve,
 )
 from tests.instances import Instance, instance_environment, start_instance
+from tests.test_signing_keys import kid_of
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("GATEHOUSE_TEST_DATABASE_URL", "").startswith("postgresql"),
@@ -246,3 +248,32 @@ def test_after_concurrent_traffic_through_both_the_chains_verify(deployment, tmp
     assert records == valid_records == 200
     assert outcomes == valid_outcomes >= 100  # each forwarded call's completion
     assert "tail checked against the checkpoint" in report
+
+
+def test_a_signing_key_made_and_retired_by_the_cli_reaches_the_other_instances(deployment):
+    a, b = deployment.a, deployment.b
+    old_token = get_token(b.url, deployment.newsletter)
+    answered_everywhere(b, PING, old_token, 200)  # both of B's workers verified it
+
+    def keys(*args: str) -> str:
+        done = subprocess.run(
+            [GATEHOUSE, "keys", *args],
+            capture_output=True,
+            text=True,
+            env=deployment.cli_env,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    made: list[str] = []
+    change_reaches(
+        deployment,
+        lambda: made.append(keys("new", "token").split()[4].rstrip(":")),
+        lambda: kid_of(get_token(b.url, deployment.newsletter)) == made[0],
+    )
+    answered_everywhere(b, PING, get_token(a.url, deployment.newsletter), 200)
+    change_reaches(
+        deployment, lambda: keys("retire", "token", "--now"), lambda: b.call(PING, old_token) == 401
+    )
+    answered_everywhere(b, PING, old_token, 401)

@@ -79,8 +79,14 @@ def known_public_key(session: Session, key_id: str) -> str | None:
 
 def _signing_key(session: Session, vault: Vault) -> tuple[AuditKey, Ed25519PrivateKey]:
     row = session.scalar(select(AuditKey).order_by(AuditKey.id.desc()))
-    if row is not None:
-        return row, Ed25519PrivateKey.from_private_bytes(vault.decrypt(row.private_key_encrypted))
+    if row is None:
+        row = create_audit_key(session, vault)
+    return row, Ed25519PrivateKey.from_private_bytes(vault.decrypt(row.private_key_encrypted))
+
+
+def create_audit_key(session: Session, vault: Vault) -> AuditKey:
+    """A new key, the one that signs once committed. Older keys stay: what they signed
+    is checked against them."""
     private_key = Ed25519PrivateKey.generate()
     raw = private_key.private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
@@ -95,4 +101,4 @@ def _signing_key(session: Session, vault: Vault) -> tuple[AuditKey, Ed25519Priva
     )
     session.add(row)
     session.flush()
-    return row, private_key
+    return row

@@ -117,6 +117,7 @@ class SigningKey(Base):
     """A private key that signs access tokens; stored encrypted by the vault."""
 
     __tablename__ = "signing_keys"
+    __snapshot__ = "signing_keys"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kid: Mapped[str] = mapped_column(String(64), unique=True)

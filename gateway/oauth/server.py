@@ -207,7 +207,7 @@ def metadata() -> Response:
 def init_app(app: Flask) -> None:
     config = app.extensions["gatehouse.config"]
     snapshots = snapshots_of(app)
-    keys = SigningKeys(db.of(app).sessions, vault_of(app))
+    keys = SigningKeys(db.of(app).sessions, vault_of(app), snapshots)
     audience = f"{config.issuer}/proxy"
     verifier = AccessTokenVerifier(
         keys,

@@ -44,6 +44,8 @@ class AccessToken:
     issued_at: int
     expires_at: int
     claims: dict
+    #: The id of the key that signed it: once that key is retired, the token is refused.
+    kid: str | None = None
     revoked: bool = False
 
     def check_client(self, client) -> bool:
@@ -100,7 +102,7 @@ class AccessTokenVerifier:
         """A genuine token of ours, whether or not expired or revoked."""
         with self._verified_lock:
             token = self._verified.get(token_string)
-        if token is None:
+        if token is None or not self._keys.knows(token.kid):  # its key may be retired
             token = self._verify(token_string)
             with self._verified_lock:
                 self._verified[token_string] = token
@@ -138,6 +140,7 @@ class AccessTokenVerifier:
             issued_at=claims["iat"],
             expires_at=claims["exp"],
             claims=claims,
+            kid=decoded.header.get("kid"),
         )
 
 

@@ -18,6 +18,9 @@ from tests.raw_vendor import RawVendor, chunked_without_end, head, send_then, tr
 from tests.test_proxy import assert_problem, echo_document, records
 
 DEADLINE = 1.5
+#: The answer comes by then if the deadline cut the call, with room for a loaded machine;
+#: each trickle here would last 8 s or more.
+CUT_BY = DEADLINE + 3.5
 MAX_RESPONSE_BYTES = 64 * 1024
 
 
@@ -60,7 +63,7 @@ def test_a_trickling_body_is_cut_at_the_deadline(app, call_vendor):
     answered = time.monotonic()
 
     assert_problem(response, 504, "upstream-timeout")
-    assert response.elapsed.total_seconds() < DEADLINE + 1.5  # the call, not the setup
+    assert response.elapsed.total_seconds() < CUT_BY  # the call, not the setup
     assert outcome(app) == ("completed", 504, "upstream-timeout")
     time.sleep(0.5)  # the vendor notices on its next write
     assert vendor.hung_up_at and vendor.hung_up_at[0] < answered + 0.5, "connection closed"
@@ -71,7 +74,7 @@ def test_a_trickling_head_is_cut_at_the_deadline(app, call_vendor):
     response, _ = call_vendor(trickle(headers, every=0.2))
 
     assert_problem(response, 504, "upstream-timeout")
-    assert response.elapsed.total_seconds() < DEADLINE + 1.5
+    assert response.elapsed.total_seconds() < CUT_BY
     assert outcome(app) == ("completed", 504, "upstream-timeout")
 
 
@@ -215,6 +218,6 @@ def test_a_trickling_token_endpoint_is_cut_at_the_deadline(app, gateway):
     vendor.stop()
 
     problem = assert_problem(response, 502, "vendor-auth-failed")
-    assert time.monotonic() - started < DEADLINE + 1.5
+    assert time.monotonic() - started < CUT_BY
     assert "127.0.0.1" not in problem["detail"], "no internal address in the app's answer"
     assert len(vendor.requests) == 1, "no data call without a token"

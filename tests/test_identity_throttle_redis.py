@@ -1,5 +1,6 @@
 """With ``GATEHOUSE_REDIS_URL`` set, failed sign-ins are counted in Redis, so every
-instance of the gateway throttles the same account (a real redis-server on loopback)."""
+instance of the gateway throttles the same account (a real redis-server on loopback).
+While Redis is unreachable or hangs, they are counted in the instance's memory."""
 
 from __future__ import annotations
 
@@ -49,5 +50,18 @@ def test_with_redis_unreachable_sign_in_works_and_guessing_is_still_throttled(co
             assert _sign_in(app, "guess", f"10.0.7.{attempt}") == 401
         assert _sign_in(app, PASSWORD, "10.0.7.99") == 429
         assert "Redis unreachable" in caplog.text
+    finally:
+        close(app)
+
+
+def test_with_redis_hanging_it_is_waited_for_once_then_not_asked_for_a_while(config, hung_redis):
+    app = create_app(config.with_overrides(redis_url=hung_redis.url))
+    try:
+        make_user(app, "ada@example.com", "marketer", ("growth",), PASSWORD)
+        assert _sign_in(app, PASSWORD, "10.0.8.1") == 302
+        for attempt in range(5):
+            assert _sign_in(app, "guess", f"10.0.8.{attempt}") == 401
+        assert _sign_in(app, PASSWORD, "10.0.8.99") == 429  # counted in memory meanwhile
+        assert len(hung_redis.connections) == 1
     finally:
         close(app)

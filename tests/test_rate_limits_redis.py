@@ -1,6 +1,7 @@
 """Rate limits shared through a real redis-server: two gateways count one limit, a vendor's
 429 seen by one holds the tool on the other, and when Redis stops mid-test each tool
-fails open (calls go on, counted) or closed (503), as IT chose."""
+fails open (calls go on, counted) or closed (503), as IT chose. A Redis that hangs is
+waited for once, then not asked for a while."""
 
 from __future__ import annotations
 
@@ -73,3 +74,23 @@ def test_the_outage_default_is_open(app, sandbox):
     apply(app, limited_catalog(sandbox), {"MC_KEY": SANDBOX_MAILCHIMP_KEY})
     with app.app_context():
         assert db.session.query(Tool).one().limits_on_store_outage == "open"
+
+
+@pytest.mark.parametrize("outcome", ["open", "closed"])
+def test_a_redis_that_hangs_is_waited_for_once_then_not_asked_for_a_while(
+    config, sandbox, hung_redis, outcome
+):
+    app = create_app(config.with_overrides(redis_url=hung_redis.url))
+    live = serve(app)
+    try:
+        limits = {"per_app": "100/minute"}
+        tokens = setup(app, live.url, sandbox, limits, limits_on_store_outage=outcome)
+        before = store_errors("mailchimp", outcome)
+        statuses = [ping(live.url, tokens["newsletter-app"]).status_code for _ in range(5)]
+        assert statuses == [200 if outcome == "open" else 503] * 5
+        assert store_errors("mailchimp", outcome) == before + 5
+        # Only the first call waited for it; the others did not ask (RETRY_STORE_AFTER).
+        assert len(hung_redis.connections) == 1
+    finally:
+        live.stop()
+        close(app)

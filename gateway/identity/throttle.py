@@ -4,7 +4,8 @@ guessed at speed.
 Failures are counted in a moving window (the ``limits`` library) in Redis when
 ``GATEHOUSE_REDIS_URL`` is set, shared by every instance, else in this process's memory.
 While Redis cannot be reached, each instance counts in its own memory: guessing stays
-throttled (per instance) and IT can still sign in, rather than every sign-in failing.
+throttled (per instance) and IT can still sign in, rather than every sign-in failing; a
+Redis that hangs is not waited for again for a few seconds (``gateway.rate_limits.store``).
 Once either count is used up, further attempts are refused before the password is even
 looked at, until the oldest failure leaves the window. Accounts are keyed by a hash of the
 e-mail address, so the store holds no address in clear.
@@ -25,7 +26,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from gateway.identity.accounts import normalised_email
-from gateway.rate_limits import counter_store
+from gateway.rate_limits.store import StoreOutage, counter_store
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class SignInThrottle:
     address_limit: RateLimitItem
     #: Where failures are counted while ``limiter``'s store cannot be reached.
     fallback: MovingWindowRateLimiter
+    outage: StoreOutage
 
     def check(self, email: str, address: str) -> None:
         """Raises :class:`TooManyAttempts` if this account or address used up its failures."""
@@ -69,7 +71,8 @@ class SignInThrottle:
     def _use(self, method: str, *args):
         """``limiter.<method>(*args)``, on the fallback while the store is unreachable."""
         try:
-            return getattr(self.limiter, method)(*args)
+            with self.outage.watched():
+                return getattr(self.limiter, method)(*args)
         except StorageError as exc:
             log.warning("sign-in throttle: Redis unreachable, counting in this process (%s)", exc)
             return getattr(self.fallback, method)(*args)
@@ -103,4 +106,5 @@ def init_app(app: Flask) -> None:
         parse(config.sign_in_account_limit),
         parse(config.sign_in_address_limit),
         fallback,
+        StoreOutage(),
     )

@@ -3,9 +3,9 @@ grant), each tool's, and the vendor's quota; and the pause a vendor asks for wit
 429, honoured for every app.
 
 Counters live in Redis when ``GATEHOUSE_REDIS_URL`` is set, shared by every instance and
-worker, else in this process's memory. Each limit is a moving window (the ``limits``
-library); taking a slot is one atomic step in Redis, so instances sharing it allow exactly
-N calls for a limit of N.
+worker, else in this process's memory (``gateway.rate_limits.store``). Each limit is a
+moving window (the ``limits`` library); taking a slot is one atomic step in Redis, so
+instances sharing it allow exactly N calls for a limit of N.
 
 A call is first checked against every limit that applies, without counting it, and refused
 if any is used up: a call refused by its department's limit spends nothing of its app's.
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from flask import Flask
 from limits import RateLimitItem
 from limits.errors import StorageError
-from limits.storage import Storage, storage_from_string
+from limits.storage import Storage
 from limits.strategies import MovingWindowRateLimiter
 from limits.util import WindowStats
 
@@ -34,14 +34,13 @@ from catalog.snapshot import CatalogSnapshot, ToolView
 from gateway.errors import Problem
 from gateway.metrics import observe_limit_store_error, observe_rate_limited, observe_vendor_pause
 from gateway.rate_limits.fields import limit_fields, seconds_until, vendor_pause
+from gateway.rate_limits.store import StoreOutage, counter_store
 
 if TYPE_CHECKING:  # the proxy imports this module
     from gateway.proxy.caller import Caller
 
 logger = logging.getLogger(__name__)
 
-#: Seconds to wait for Redis before the store counts as unreachable.
-STORE_TIMEOUT = 0.5
 #: How each kind of limit is named in a refusal.
 WHOSE = {
     "app": "this app's limit",
@@ -60,19 +59,11 @@ class Counter:
     key: tuple[str, ...]
 
 
-def counter_store(redis_url: str | None) -> Storage:
-    """Where counters live: Redis, shared by every instance, given ``STORE_TIMEOUT`` to
-    answer, its failures raised as ``StorageError``; else this process's memory."""
-    if redis_url is None:
-        return storage_from_string("memory://", wrap_exceptions=True)
-    options = {"socket_timeout": STORE_TIMEOUT, "socket_connect_timeout": STORE_TIMEOUT}
-    return storage_from_string(redis_url, wrap_exceptions=True, **options)
-
-
 class RateLimits:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
         self.limiter = MovingWindowRateLimiter(storage)
+        self.outage = StoreOutage()
 
     @classmethod
     def attach(cls, app: Flask) -> RateLimits:
@@ -84,21 +75,27 @@ class RateLimits:
         fields of the tightest limit, for the answer."""
         counters = applicable(caller, tool, catalog)
         try:
-            self._refuse_if_paused(caller, tool)
-            if not counters:
-                return {}
-            windows = [self.limiter.get_window_stats(c.item, *c.key) for c in counters]
-            used_up = [(c, w) for c, w in zip(counters, windows, strict=True) if w.remaining < 1]
-            if used_up:
-                raise _over(caller, tool, *max(used_up, key=lambda pair: pair[1].reset_time))
-            for counter in counters:
-                if not self.limiter.hit(counter.item, *counter.key):  # lost a race for it
-                    stats = self.limiter.get_window_stats(counter.item, *counter.key)
-                    raise _over(caller, tool, counter, stats)
+            with self.outage.watched():
+                self._refuse_if_paused(caller, tool)
+                if not counters:
+                    return {}
+                windows = [self.limiter.get_window_stats(c.item, *c.key) for c in counters]
+                self._take_slots(caller, tool, counters, windows)
         except StorageError as exc:
             return self._store_unavailable(tool, exc)
         tightest, stats = min(zip(counters, windows, strict=True), key=_left)
         return limit_fields(tightest.kind, tightest.item, stats.remaining - 1, stats.reset_time)
+
+    def _take_slots(
+        self, caller: Caller, tool: ToolView, counters: list[Counter], windows: list[WindowStats]
+    ) -> None:
+        used_up = [(c, w) for c, w in zip(counters, windows, strict=True) if w.remaining < 1]
+        if used_up:
+            raise _over(caller, tool, *max(used_up, key=lambda pair: pair[1].reset_time))
+        for counter in counters:
+            if not self.limiter.hit(counter.item, *counter.key):  # lost a race for it
+                stats = self.limiter.get_window_stats(counter.item, *counter.key)
+                raise _over(caller, tool, counter, stats)
 
     def vendor_answered(self, tool: ToolView, status: int, headers: list[tuple[str, str]]):
         """A vendor's 429 pauses the tool for every app, for as long as it asked."""
@@ -107,10 +104,11 @@ class RateLimits:
         wait = vendor_pause(headers)
         key = _pause_key(tool)
         try:
-            if self.storage.get(key) and self.storage.get_expiry(key) >= time.time() + wait:
-                return  # paused for longer already
-            self.storage.clear(key)
-            self.storage.incr(key, wait)
+            with self.outage.watched():
+                if self.storage.get(key) and self.storage.get_expiry(key) >= time.time() + wait:
+                    return  # paused for longer already
+                self.storage.clear(key)
+                self.storage.incr(key, wait)
         except StorageError as exc:
             logger.warning("cannot pause tool %s after its 429: %s", tool.slug, exc)
             observe_limit_store_error(tool.slug, "pause-lost")

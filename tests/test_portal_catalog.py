@@ -200,3 +200,50 @@ def test_a_reviewer_sets_a_new_review_date_and_a_bad_field_keeps_what_was_typed(
         assert (event.source, event.actor_label) == ("portal", "it_reviewer@example.com")
         assert event.after["review_due"] == "2031-01-31"
     page(user(app, "marketer"), "/portal/tools/mailchimp/edit", 403)
+
+
+def test_a_reviewer_edits_a_grant_and_a_wrong_term_is_shown_next_to_its_field(app, catalog):
+    reviewer = user(app, "it_reviewer")
+    assert "/portal/tools/mailchimp/grants/growth" in page(reviewer, "/portal/tools/mailchimp")
+    form = page(reviewer, "/portal/tools/mailchimp/grants/growth")
+    assert 'name="grant-purposes"' in form and 'name="grant-limits-per_app"' in form
+    typed = {
+        "csrf_token": csrf_token(reviewer),
+        "grant-purposes": ["marketing.communications.email"],
+        "grant-data_categories": ["user.contact.email"],
+        "grant-mode": "redact",
+        "grant-expires": "2031-06-30",
+        "grant-limits-per_app": "100/minute, 5/fortnight",
+        "grant-limits-per_department": "1000/hour",
+    }
+    refused = reviewer.post("/portal/tools/mailchimp/grants/growth", data=typed)
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert 'id="grant-limits-per_app-error"' in html and "5/fortnight" in html
+    assert 'value="1000/hour"' in html and 'value="2031-06-30"' in html
+    nothing = reviewer.post(
+        "/portal/tools/mailchimp/grants/growth", data={**typed, "grant-purposes": []}
+    )
+    assert 'id="grant-purposes-error"' in nothing.get_data(as_text=True)
+
+    saved = reviewer.post(
+        "/portal/tools/mailchimp/grants/growth",
+        data={**typed, "grant-limits-per_app": "100/minute"},
+    )
+    assert saved.status_code == 302
+    shown = page(reviewer, "/portal/tools/mailchimp")
+    assert "each app: 100/minute" in shown and "department: 1000/hour" in shown
+    assert "2031-06-30" in shown and "Other data is removed before it is sent." in shown
+    with app.app_context():
+        event = db.session.scalars(select(ChangeEvent).order_by(ChangeEvent.id.desc())).first()
+        assert (event.object_type, event.action, event.source) == ("grant", "updated", "portal")
+        assert event.after["limits"] == {"per_app": ["100/minute"], "per_department": ["1000/hour"]}
+
+
+def test_only_reviewers_edit_grants_and_only_grants_that_exist(app, catalog):
+    marketer = user(app, "marketer")
+    assert "/grants/growth" not in page(marketer, "/portal/tools/mailchimp")
+    page(marketer, "/portal/tools/mailchimp/grants/growth", 403)
+    reviewer = user(app, "it_reviewer")
+    page(reviewer, "/portal/tools/mailchimp/grants/sales", 404)
+    page(reviewer, "/portal/tools/hubspot/grants/growth", 404)

@@ -18,6 +18,7 @@ from gateway.portal import (  # noqa: F401 (each adds its pages)
     audit_trail,
     catalog,
     exchanges,
+    grants_admin,
     requests,
     reviews,
     set_password,

@@ -155,18 +155,9 @@ def decision_typed(form) -> dict:
     """What the reviewer typed, kept as the form shows it."""
     rows, index = [], 0
     while f"grants-{index}-department" in form:
+        prefix = f"grants-{index}"
         rows.append(
-            {
-                "department": form.get(f"grants-{index}-department", ""),
-                "purposes": form.getlist(f"grants-{index}-purposes"),
-                "data_categories": form.getlist(f"grants-{index}-data_categories"),
-                "mode": form.get(f"grants-{index}-mode", "strict"),
-                "expires": form.get(f"grants-{index}-expires", ""),
-                "limits": {
-                    scope: form.get(f"grants-{index}-limits-{scope}", "").strip()
-                    for scope in GRANT_SCOPES
-                },
-            }
+            {"department": form.get(f"{prefix}-department", ""), **grant_terms_typed(form, prefix)}
         )
         index += 1
     typed = {name: form.get(name, "") for name in ("outcome", "comment", "review_due")}
@@ -175,6 +166,20 @@ def decision_typed(form) -> dict:
     )
     typed["tool-allow_private_network"] = bool(form.get("tool-allow_private_network"))
     return {**typed, "grants": rows}
+
+
+def grant_terms_typed(form, prefix: str) -> dict:
+    """A grant's terms as typed in the fields named ``<prefix>-<term>``
+    (``portal/catalog/_grant_terms.html``), in the shape the grant services take."""
+    return {
+        "purposes": form.getlist(f"{prefix}-purposes"),
+        "data_categories": form.getlist(f"{prefix}-data_categories"),
+        "mode": form.get(f"{prefix}-mode", "strict"),
+        "expires": form.get(f"{prefix}-expires", ""),
+        "limits": {
+            scope: form.get(f"{prefix}-limits-{scope}", "").strip() for scope in GRANT_SCOPES
+        },
+    }
 
 
 def decision_document(typed: dict) -> tuple[dict, list[int]]:

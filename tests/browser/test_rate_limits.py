@@ -1,6 +1,7 @@
-"""A reviewer sets a tool's rate limits and vendor quota in the portal: a limit that is not
-one is shown next to its field, the saved limits on the tool's page with each grant's;
-both pages pass axe and are kept as screenshots of the IT guide."""
+"""A reviewer sets a tool's rate limits and vendor quota in the portal, and a department's
+grant's limits: a limit that is not one is shown next to its field, the saved limits on
+the tool's page with each grant's; the pages pass axe and are kept as screenshots of the
+IT guide."""
 
 from __future__ import annotations
 
@@ -41,3 +42,32 @@ def test_a_reviewer_sets_a_tools_limits(app, page):
     assert "each app: 100/minute" in grants and "department: 1000/hour" in grants
     axe(page)
     screenshot(page, "tool-rate-limits")
+
+
+def test_a_reviewer_changes_a_grants_limits(app, page):
+    apply(app, limited_catalog("http://127.0.0.1:9"), {"MC_KEY": SANDBOX_MAILCHIMP_KEY})
+    make_user(app, REVIEWER[0], Role.IT_REVIEWER, password=REVIEWER[1])
+    sign_in(page, *REVIEWER)
+
+    page.goto("/portal/tools/mailchimp")
+    page.get_by_role("link", name="Edit the grant of Growth").click()
+    page.wait_for_url("**/portal/tools/mailchimp/grants/growth")
+    page.get_by_label("Limit of each app").fill("100/minute, 5/fortnight")
+    page.get_by_label("Limit of the department").fill("1000/hour")
+    page.get_by_role("button", name="Save grant").click()
+    assert (
+        "'5/fortnight' is not a rate limit"
+        in page.locator("#grant-limits-per_app-error").inner_text()
+    )
+    assert page.get_by_label("Limit of the department").input_value() == "1000/hour"
+    axe(page)
+    page.locator("#grant-limits-per_app").scroll_into_view_if_needed()
+    screenshot(page, "grant-edit-refused")
+
+    page.get_by_label("Limit of each app").fill("100/minute")
+    page.get_by_role("button", name="Save grant").click()
+    page.wait_for_url("**/portal/tools/mailchimp")
+    assert "is saved" in page.get_by_role("status").first.inner_text()
+    grants = page.get_by_role("table").first.inner_text()
+    assert "each app: 100/minute" in grants and "department: 1000/hour" in grants
+    axe(page)

@@ -247,3 +247,22 @@ def test_only_reviewers_edit_grants_and_only_grants_that_exist(app, catalog):
     reviewer = user(app, "it_reviewer")
     page(reviewer, "/portal/tools/mailchimp/grants/sales", 404)
     page(reviewer, "/portal/tools/hubspot/grants/growth", 404)
+
+
+def test_a_reviewer_withdraws_a_grant_after_a_page_that_says_what_it_does(app, catalog):
+    reviewer = user(app, "it_reviewer")
+    assert "/grants/growth/withdraw" in page(reviewer, "/portal/tools/mailchimp/grants/growth")
+    confirm = page(reviewer, "/portal/tools/mailchimp/grants/growth/withdraw")
+    assert "apps are refused from their next call to Mailchimp" in confirm
+    page(user(app, "marketer"), "/portal/tools/mailchimp/grants/growth/withdraw", 403)
+
+    done = reviewer.post(
+        "/portal/tools/mailchimp/grants/growth/withdraw", data={"csrf_token": csrf_token(reviewer)}
+    )
+    assert done.status_code == 302
+    assert "No department may use this tool yet." in page(reviewer, "/portal/tools/mailchimp")
+    page(reviewer, "/portal/tools/mailchimp/grants/growth", 404)
+    with app.app_context():
+        event = db.session.scalars(select(ChangeEvent).order_by(ChangeEvent.id.desc())).first()
+        assert (event.object_type, event.action, event.source) == ("grant", "deleted", "portal")
+        assert event.before["purposes"] and event.after is None

@@ -1,16 +1,18 @@
-"""IT's page for one department's grant of a tool: its purposes, data categories, mode,
-expiry and limits, changed in place rather than through a new request's decision.
+"""IT's pages for one department's grant of a tool: its purposes, data categories, mode,
+expiry and limits, changed in place rather than through a new request's decision; and
+withdrawing it, after a page that says what that does.
 
 The form has the decision's grant fields (``portal/catalog/_grant_terms.html``) and goes to
-the service behind the API's ``PUT /grants/{department}/{tool}``, recorded in the history
-as the portal's change; a refused form comes back with each problem next to its field.
+the services behind the API's ``PUT`` and ``DELETE /grants/{department}/{tool}``, recorded
+in the history as the portal's change; a refused form comes back with each problem next
+to its field.
 """
 
 from __future__ import annotations
 
 from flask import flash, g, redirect, render_template, request, url_for
 
-from catalog.editing import set_grant
+from catalog.editing import delete_grant, set_grant
 from catalog.errors import Invalid
 from catalog.grant_queries import find_department, find_grant
 from catalog.models import Grant, GrantMode
@@ -58,6 +60,20 @@ def grant_edit(slug: str, department: str):
         modes=[mode.value for mode in GrantMode],
     )
     return page, 422 if errors else 200
+
+
+@bp.route("/tools/<slug>/grants/<department>/withdraw", methods=["GET", "POST"])
+@access.page("reviews:write")
+def grant_withdraw(slug: str, department: str):
+    tool = find_tool(db.session, slug)
+    grantee = find_department(db.session, department)
+    grant = find_grant(db.session, grantee, tool)
+    if request.method == "POST":
+        delete_grant(db.session, g.actor, SOURCE, grant)
+        db.session.commit()
+        flash(f"{grantee.name} may no longer use {tool.name}.", "success")
+        return redirect(url_for("portal.tool_page", slug=slug))
+    return render_template("portal/catalog/grant_withdraw.html", tool=tool, department=grantee)
 
 
 def _terms(grant: Grant) -> dict:

@@ -44,7 +44,7 @@ def test_a_reviewer_sets_a_tools_limits(app, page):
     screenshot(page, "tool-rate-limits")
 
 
-def test_a_reviewer_changes_a_grants_limits(app, page):
+def test_a_reviewer_changes_a_grants_limits_then_withdraws_it(app, page):
     apply(app, limited_catalog("http://127.0.0.1:9"), {"MC_KEY": SANDBOX_MAILCHIMP_KEY})
     make_user(app, REVIEWER[0], Role.IT_REVIEWER, password=REVIEWER[1])
     sign_in(page, *REVIEWER)
@@ -71,3 +71,11 @@ def test_a_reviewer_changes_a_grants_limits(app, page):
     grants = page.get_by_role("table").first.inner_text()
     assert "each app: 100/minute" in grants and "department: 1000/hour" in grants
     axe(page)
+
+    page.get_by_role("link", name="Edit the grant of Growth").click()
+    page.get_by_role("link", name="Withdraw this grant…").click()
+    axe(page)
+    page.get_by_role("button", name="Withdraw the grant").click()
+    page.wait_for_url("**/portal/tools/mailchimp")
+    assert "Growth may no longer use Mailchimp." in page.get_by_role("status").first.inner_text()
+    assert page.get_by_text("No department may use this tool yet.").is_visible()

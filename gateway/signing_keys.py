@@ -80,9 +80,10 @@ def retire_token_keys(session: Session, token_ttl_seconds: int, at_once: bool) -
     Unless ``at_once``, refused with :class:`RetirementRefused` while a token signed by
     an older key may still be valid (the newest key is younger than the tokens' lifetime,
     with the clock leeway)."""
-    *older, newest = session.scalars(select(SigningKey).order_by(SigningKey.id)).all() or [None]
-    if not older:
+    keys = session.scalars(select(SigningKey).order_by(SigningKey.id)).all()
+    if len(keys) < 2:
         return []
+    *older, newest = keys
     harmless_from = newest.created_at + timedelta(seconds=token_ttl_seconds + CLOCK_LEEWAY_SECONDS)
     if not at_once and utcnow() < harmless_from:
         raise RetirementRefused(

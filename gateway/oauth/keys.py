@@ -51,14 +51,14 @@ class SigningKeys:
 
     def knows(self, kid: str | None) -> bool:
         """Whether ``kid`` is still one of the stored keys (a retired key is not)."""
-        return any(key.kid == kid for key in self._snapshots.get(SNAPSHOT))
+        return _holds(self._snapshots.get(SNAPSHOT), kid)
 
     def public_jwks(self) -> dict:
         return self.verification_set().as_dict(private=False)
 
     def _known(self, kid: str | None) -> list[RSAKey]:
         keys = self._snapshots.get(SNAPSHOT)
-        if kid and not any(key.kid == kid for key in keys):
+        if kid and not _holds(keys, kid):
             self._snapshots.invalidate()
             keys = self._snapshots.get(SNAPSHOT)
         return keys
@@ -71,6 +71,10 @@ class SigningKeys:
                 create_signing_key(session, self._vault)
                 session.commit()
         self._snapshots.invalidate()
+
+
+def _holds(keys: list[RSAKey], kid: str | None) -> bool:
+    return any(key.kid == kid for key in keys)
 
 
 def load_signing_keys(session: Session, vault: Vault) -> list[RSAKey]:

@@ -33,9 +33,8 @@ PREFIX = "grant"
 @bp.route("/tools/<slug>/grants/<department>", methods=["GET", "POST"])
 @access.page("reviews:write")
 def grant_edit(slug: str, department: str):
-    tool = find_tool(db.session, slug)
-    grantee = find_department(db.session, department)
-    grant = find_grant(db.session, grantee, tool)
+    grant = _grant(slug, department)
+    tool, grantee = grant.tool, grant.department
     typed, errors = _terms(grant), {}
     if request.method == "POST":
         storable_form()
@@ -65,15 +64,20 @@ def grant_edit(slug: str, department: str):
 @bp.route("/tools/<slug>/grants/<department>/withdraw", methods=["GET", "POST"])
 @access.page("reviews:write")
 def grant_withdraw(slug: str, department: str):
-    tool = find_tool(db.session, slug)
-    grantee = find_department(db.session, department)
-    grant = find_grant(db.session, grantee, tool)
+    grant = _grant(slug, department)
+    tool, grantee = grant.tool, grant.department
     if request.method == "POST":
         delete_grant(db.session, g.actor, SOURCE, grant)
         db.session.commit()
         flash(f"{grantee.name} may no longer use {tool.name}.", "success")
         return redirect(url_for("portal.tool_page", slug=slug))
     return render_template("portal/catalog/grant_withdraw.html", tool=tool, department=grantee)
+
+
+def _grant(slug: str, department: str) -> Grant:
+    """The department's grant of the tool; not found if either or the grant is not."""
+    tool = find_tool(db.session, slug)
+    return find_grant(db.session, find_department(db.session, department), tool)
 
 
 def _terms(grant: Grant) -> dict:

@@ -10,7 +10,6 @@ so a Redis that hangs costs each process one wait every few seconds, not a wait 
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,8 +40,7 @@ class StoreOutage:
     ) -> None:
         self._retry_after = retry_after
         self._clock = clock
-        self._skip_until = float("-inf")
-        self._lock = threading.Lock()
+        self._skip_until = float("-inf")  # one float, set whole: threads need no lock
 
     @contextmanager
     def watched(self) -> Iterator[None]:
@@ -54,6 +52,5 @@ class StoreOutage:
         try:
             yield
         except StorageError:
-            with self._lock:
-                self._skip_until = self._clock() + self._retry_after
+            self._skip_until = self._clock() + self._retry_after
             raise
